@@ -1,0 +1,67 @@
+/* util.h — small helpers shared by the modules: big-endian codecs, bounded
+ * file reads, time.
+ */
+#ifndef COFAB_UTIL_H
+#define COFAB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+static inline void
+util_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t
+util_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void
+util_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t) (v >> 24);
+    p[1] = (uint8_t) (v >> 16);
+    p[2] = (uint8_t) (v >> 8);
+    p[3] = (uint8_t) v;
+}
+
+static inline uint32_t
+util_get_be32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/* Reads the whole file at path into a new malloc'd buffer (*buf, *len),
+ * with one extra NUL byte after the data so text can be used as a string.
+ * Returns 0, COFAB_ETOOBIG if the file is larger than max, COFAB_EIO on
+ * any read error. The caller frees *buf. */
+int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/* Creates path with O_CREAT|O_EXCL|O_NOFOLLOW and the given mode, writes len
+ * bytes and fsyncs. Returns 0, COFAB_EEXIST, or COFAB_EIO (the partial file
+ * is removed). */
+int util_write_file_excl(const char *path, const void *data, size_t len, int mode);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+uint64_t util_now_ms(void);
+
+/* Monotonic nanoseconds, for measuring durations. */
+uint64_t util_mono_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

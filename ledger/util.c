@@ -1,0 +1,105 @@
+/* util.c — bounded file reads, exclusive file creation and clocks. */
+#include "cofab/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cofab/error.h"
+
+int
+util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    int rc = COFAB_EIO;
+    uint8_t *data = NULL;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return COFAB_EIO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        goto out;
+    if ((uint64_t) st.st_size > max) {
+        rc = COFAB_ETOOBIG;
+        goto out;
+    }
+    /* Read up to max+1 bytes: the file may grow between fstat and read. */
+    data = malloc(max + 2);
+    if (!data) {
+        rc = COFAB_ENOMEM;
+        goto out;
+    }
+    size_t got = 0;
+    while (got <= max) {
+        ssize_t n = read(fd, data + got, max + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        got += (size_t) n;
+    }
+    if (got > max) {
+        rc = COFAB_ETOOBIG;
+        goto out;
+    }
+    data[got] = 0;
+    *buf = data;
+    *len = got;
+    data = NULL;
+    rc = 0;
+out:
+    free(data);
+    close(fd);
+    return rc;
+}
+
+int
+util_write_file_excl(const char *path, const void *data, size_t len, int mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno == EEXIST ? COFAB_EEXIST : COFAB_EIO;
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        p += n;
+        left -= (size_t) n;
+    }
+    /* The umask may have narrowed mode; never widen it, but make it exact. */
+    if (fchmod(fd, (mode_t) mode) != 0 || fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        unlink(path);
+        return COFAB_EIO;
+    }
+    return 0;
+fail:
+    close(fd);
+    unlink(path);
+    return COFAB_EIO;
+}
+
+uint64_t
+util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+uint64_t
+util_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}

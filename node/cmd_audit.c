@@ -1,0 +1,323 @@
+/* cmd_audit.c — `cofab audit verify|prove|consistency`: the auditor's commands. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cofab/audit.h"
+#include "cofab/cli.h"
+#include "cofab/error.h"
+#include "cofab/keys.h"
+#include "cofab/ledger.h"
+
+typedef struct {
+    const char *ledger;   /* --ledger DIR */
+    const char *hub_pub;  /* --hub-key FILE.pub: pin the hub's key */
+    int json;             /* --json */
+    int threads;          /* --threads N */
+    int first_arg;        /* index of the first positional argument */
+} s_args_t;
+
+static int
+s_parse(int argc, char **argv, s_args_t *a)
+{
+    static const struct option opts[] = {{"ledger", required_argument, NULL, 'l'},
+                                         {"hub-key", required_argument, NULL, 'k'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    int c;
+    uint64_t n;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': a->ledger = optarg; break;
+        case 'k': a->hub_pub = optarg; break;
+        case 'j': a->json = 1; break;
+        case 't':
+            if (cli_parse_u64(optarg, &n) != 0 || n == 0 || n > AUDIT_MAX_THREADS)
+                return -1;
+            a->threads = (int) n;
+            break;
+        default:
+            return -1;
+        }
+    }
+    a->first_arg = optind;
+    return 0;
+}
+
+static int
+s_open(const char *dir, ledger_t **out)
+{
+    ledger_options_t o = {.read_only = 1};
+    int rc = ledger_open(out, dir, &o);
+    if (rc != 0)
+        fprintf(stderr, "cofab audit: cannot open ledger %s: %s\n", dir, cofab_strerror(rc));
+    return rc;
+}
+
+static json_t *
+s_report_json(const audit_report_t *r)
+{
+    char root[65], verifier[NOTE_VERIFIER_MAX] = "";
+    cli_hex32(r->root, root);
+    if (r->hub.name[0])
+        note_verifier_format(&r->hub, verifier, sizeof verifier);
+    json_t *kinds = json_object();
+    for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)
+        if (r->kinds[k])
+            json_object_set_new(kinds, envelope_kind_name(k), json_integer((json_int_t) r->kinds[k]));
+    json_t *doc = json_pack("{sb sI sI sI ss ss ss so}", "valid", r->valid, "records",
+                            (json_int_t) r->records, "authors", (json_int_t) r->authors,
+                            "checkpoints", (json_int_t) r->checkpoints, "origin", r->origin,
+                            "hub_key", verifier, "root", root, "kinds", kinds);
+    if (r->latest.size) {
+        char cproot[65];
+        cli_hex32(r->latest.root, cproot);
+        json_object_set_new(doc, "latest_checkpoint",
+                            json_pack("{sI ss}", "size", (json_int_t) r->latest.size, "root", cproot));
+    }
+    if (!r->valid) {
+        json_t *f = json_pack("{ss ss}", "code", cofab_errname(r->code), "reason", r->reason);
+        if (r->bad_record >= 0)
+            json_object_set_new(f, "record", json_integer(r->bad_record));
+        if (r->bad_checkpoint >= 0)
+            json_object_set_new(f, "checkpoint", json_integer(r->bad_checkpoint));
+        if (r->related_record >= 0)
+            json_object_set_new(f, "related_record", json_integer(r->related_record));
+        json_object_set_new(doc, "failure", f);
+    }
+    return doc;
+}
+
+static int
+s_verify(int argc, char **argv)
+{
+    s_args_t a;
+    if (s_parse(argc, argv, &a) != 0 || !a.ledger || a.first_arg != argc) {
+        fprintf(stderr, "usage: cofab audit verify --ledger DIR [--hub-key HUB.pub] "
+                        "[--threads N] [--json]\n");
+        return CLI_USAGE;
+    }
+    keys_public_t pinned;
+    note_verifier_t pin;
+    if (a.hub_pub) {
+        int rc = keys_public_load(&pinned, a.hub_pub);
+        if (rc != 0) {
+            fprintf(stderr, "cofab audit verify: %s: %s\n", a.hub_pub, cofab_strerror(rc));
+            return CLI_USAGE;
+        }
+        note_verifier_init(&pin, pinned.name, pinned.sign_pk);
+    }
+    ledger_t *ledger = NULL;
+    if (s_open(a.ledger, &ledger) != 0)
+        return CLI_FAIL;
+    cli_progress_t progress;
+    cli_progress_init(&progress, "verifying");
+    audit_options_t opts = {.threads = a.threads, .hub_key = a.hub_pub ? &pin : NULL,
+                            .progress = cli_progress_update, .progress_ctx = &progress};
+    audit_report_t *r = malloc(sizeof *r);
+    int rc = r ? audit_verify(ledger, &opts, r) : COFAB_ENOMEM;
+    cli_progress_done(&progress);
+    ledger_destroy(&ledger);
+    if (rc != 0) {
+        fprintf(stderr, "cofab audit verify: could not run: %s\n", cofab_strerror(rc));
+        free(r);
+        return CLI_FAIL;
+    }
+    if (a.json) {
+        json_t *doc = s_report_json(r);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+        json_decref(doc);
+    } else {
+        printf("ledger   %s (origin \"%s\")\n", a.ledger, r->origin);
+        printf("records  %llu checked, %llu authors\n", (unsigned long long) r->records,
+               (unsigned long long) r->authors);
+        for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)
+            if (r->kinds[k])
+                printf("         %-14s %llu\n", envelope_kind_name(k),
+                       (unsigned long long) r->kinds[k]);
+        printf("checkpoints %llu verified with hub key %s\n",
+               (unsigned long long) r->checkpoints, r->hub.name);
+        if (r->valid)
+            printf("VALID: every signature, link, tree node and checkpoint checks out\n");
+        else
+            printf("INVALID: %s [%s]\n", r->reason, cofab_errname(r->code));
+    }
+    int ret = r->valid ? CLI_OK : CLI_FAIL;
+    free(r);
+    return ret;
+}
+
+/* Loads the latest checkpoint and parses its size. */
+static int
+s_latest(ledger_t *ledger, char *note_text, size_t len, checkpoint_t *cp)
+{
+    note_t *note = malloc(sizeof *note);
+    int rc = note ? ledger_checkpoint_latest(ledger, note_text, len) : COFAB_ENOMEM;
+    if (rc == 0)
+        rc = note_parse(note, note_text, strlen(note_text));
+    if (rc == 0)
+        rc = checkpoint_parse(cp, note->body, note->body_len);
+    free(note);
+    return rc;
+}
+
+static json_t *
+s_proof_json(uint8_t proof[][MERKLE_HASH_LEN], size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *b = cli_b64(proof[i], MERKLE_HASH_LEN);
+        json_array_append_new(arr, json_string(b));
+        free(b);
+    }
+    return arr;
+}
+
+static int
+s_prove(int argc, char **argv)
+{
+    s_args_t a;
+    if (s_parse(argc, argv, &a) != 0 || !a.ledger || a.first_arg >= argc) {
+        fprintf(stderr, "usage: cofab audit prove --ledger DIR SEQ... [--json]\n");
+        return CLI_USAGE;
+    }
+    for (int i = a.first_arg; i < argc; i++) {
+        uint64_t seq;
+        if (cli_parse_u64(argv[i], &seq) != 0) {
+            fprintf(stderr, "cofab audit prove: '%s' is not a record number\n", argv[i]);
+            return CLI_USAGE;
+        }
+    }
+    ledger_t *ledger = NULL;
+    if (s_open(a.ledger, &ledger) != 0)
+        return CLI_FAIL;
+    char note[LEDGER_CHECKPOINT_MAX];
+    checkpoint_t cp;
+    int ret = CLI_FAIL;
+    json_t *entries = json_array();
+    int rc = s_latest(ledger, note, sizeof note, &cp);
+    if (rc != 0) {
+        fprintf(stderr, "cofab audit prove: no usable checkpoint: %s\n", cofab_strerror(rc));
+        goto out;
+    }
+    for (int i = a.first_arg; i < argc; i++) {
+        uint64_t seq;
+        cli_parse_u64(argv[i], &seq);
+        if (seq >= cp.size) {
+            fprintf(stderr, "cofab audit prove: record %llu is not covered by the latest "
+                            "checkpoint (size %llu)\n", (unsigned long long) seq,
+                    (unsigned long long) cp.size);
+            goto out;
+        }
+        uint8_t *rec = NULL, proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+        size_t rec_len = 0, n = 0;
+        rc = ledger_get(ledger, seq, &rec, &rec_len);
+        if (rc == 0)
+            rc = ledger_inclusion_proof(ledger, seq, cp.size, proof, &n);
+        if (rc != 0) {
+            free(rec);
+            fprintf(stderr, "cofab audit prove: record %llu: %s\n", (unsigned long long) seq,
+                    cofab_strerror(rc));
+            goto out;
+        }
+        char *b = cli_b64(rec, rec_len);
+        json_array_append_new(entries, json_pack("{sI ss so}", "index", (json_int_t) seq,
+                                                 "record", b, "proof", s_proof_json(proof, n)));
+        free(b);
+        free(rec);
+    }
+    json_t *doc = json_pack("{ss sO}", "checkpoint", note, "entries", entries);
+    if (a.json) {
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+    } else {
+        printf("%s\n", note);
+        size_t i;
+        json_t *e;
+        json_array_foreach(entries, i, e)
+            printf("record %lld: inclusion proof of %zu hashes against tree size %llu\n",
+                   (long long) json_integer_value(json_object_get(e, "index")),
+                   json_array_size(json_object_get(e, "proof")), (unsigned long long) cp.size);
+    }
+    json_decref(doc);
+    ret = CLI_OK;
+out:
+    json_decref(entries);
+    ledger_destroy(&ledger);
+    return ret;
+}
+
+static int
+s_consistency(int argc, char **argv)
+{
+    s_args_t a;
+    uint64_t old_size, new_size;
+    if (s_parse(argc, argv, &a) != 0 || !a.ledger || argc - a.first_arg != 2 ||
+        cli_parse_u64(argv[a.first_arg], &old_size) != 0 ||
+        cli_parse_u64(argv[a.first_arg + 1], &new_size) != 0) {
+        fprintf(stderr, "usage: cofab audit consistency --ledger DIR OLD_SIZE NEW_SIZE [--json]\n");
+        return CLI_USAGE;
+    }
+    ledger_t *ledger = NULL;
+    if (s_open(a.ledger, &ledger) != 0)
+        return CLI_FAIL;
+    uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN], old_root[32], new_root[32];
+    size_t n = 0;
+    int rc = ledger_consistency_proof(ledger, old_size, new_size, proof, &n);
+    if (rc == 0)
+        rc = ledger_root(ledger, old_size, old_root);
+    if (rc == 0)
+        rc = ledger_root(ledger, new_size, new_root);
+    /* Check our own proof before handing it out. */
+    if (rc == 0)
+        rc = merkle_verify_consistency(old_size, new_size, old_root, new_root,
+                                       (const uint8_t(*)[MERKLE_HASH_LEN]) proof, n);
+    ledger_destroy(&ledger);
+    if (rc != 0) {
+        fprintf(stderr, "cofab audit consistency: %s\n", cofab_strerror(rc));
+        return CLI_FAIL;
+    }
+    char *o = cli_b64(old_root, 32), *nr = cli_b64(new_root, 32);
+    json_t *doc = json_pack("{sI ss sI ss so}", "old_size", (json_int_t) old_size, "old_root", o,
+                            "new_size", (json_int_t) new_size, "new_root", nr, "proof",
+                            s_proof_json(proof, n));
+    if (a.json) {
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        printf("\n");
+    } else {
+        printf("tree %llu (root %s) is a prefix of tree %llu (root %s)\n",
+               (unsigned long long) old_size, o, (unsigned long long) new_size, nr);
+        printf("consistency proof: %zu hashes\n", n);
+        for (size_t i = 0; i < n; i++)
+            printf("  %s\n", json_string_value(json_array_get(json_object_get(doc, "proof"), i)));
+    }
+    json_decref(doc);
+    free(o);
+    free(nr);
+    return CLI_OK;
+}
+
+int
+audit_main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } verbs[] = {{"verify", s_verify}, {"prove", s_prove}, {"consistency", s_consistency}};
+    if (argc < 2) {
+        fprintf(stderr, "usage: cofab audit verify|prove|consistency [options]\n");
+        return CLI_USAGE;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(argv[1], verbs[i].name))
+            return verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cofab audit: unknown verb '%s'\n", argv[1]);
+    return CLI_USAGE;
+}
