@@ -9,6 +9,100 @@
 #include "cofab/envelope.h"
 #include "cofab/error.h"
 
+#define S_MAX_DEPTH 8
+
+/* What the streaming pre-scan has seen so far. */
+typedef struct {
+    uint64_t open[S_MAX_DEPTH]; /* items still owed by each open container */
+    int depth;                  /* containers open */
+    size_t top_items;           /* complete items at the top level */
+    uint64_t declared;          /* items promised by all container headers */
+    size_t budget;              /* input bytes: no honest input promises more */
+    int bad;                    /* set on anything we refuse */
+} s_scan_t;
+
+/* One data item (or container header) finished at the current level. */
+static void
+s_scan_item(s_scan_t *s)
+{
+    if (s->depth == 0) {
+        s->top_items++;
+        return;
+    }
+    s->open[s->depth - 1]--;
+    while (s->depth > 0 && s->open[s->depth - 1] == 0)
+        s->depth--;
+    if (s->depth == 0)
+        s->top_items++;
+}
+
+static void
+s_scan_open(s_scan_t *s, uint64_t items)
+{
+    if (items == 0) {
+        s_scan_item(s);
+        return;
+    }
+    s->declared += items;
+    if (s->depth == S_MAX_DEPTH || s->declared > s->budget) {
+        s->bad = 1;
+        return;
+    }
+    s->open[s->depth++] = items;
+}
+
+static void s_cb_u8(void *c, uint8_t v) { (void) v; s_scan_item(c); }
+static void s_cb_u16(void *c, uint16_t v) { (void) v; s_scan_item(c); }
+static void s_cb_u32(void *c, uint32_t v) { (void) v; s_scan_item(c); }
+static void s_cb_u64(void *c, uint64_t v) { (void) v; s_scan_item(c); }
+static void s_cb_str(void *c, cbor_data d, size_t n) { (void) d; (void) n; s_scan_item(c); }
+static void s_cb_array(void *c, size_t n) { s_scan_open(c, n); }
+static void s_cb_map(void *c, size_t n) { s_scan_open(c, 2 * (uint64_t) n); }
+static void s_cb_refuse(void *c) { ((s_scan_t *) c)->bad = 1; }
+static void s_cb_tag(void *c, uint64_t v) { (void) v; ((s_scan_t *) c)->bad = 1; }
+static void s_cb_float(void *c, float v) { (void) v; s_scan_item(c); }
+static void s_cb_double(void *c, double v) { (void) v; s_scan_item(c); }
+static void s_cb_simple(void *c) { s_scan_item(c); }
+static void s_cb_bool(void *c, bool v) { (void) v; s_scan_item(c); }
+
+/* Walks the input with libcbor's allocation-free streaming decoder before
+ * cbor_load() sees it: cbor_load() trusts declared container sizes and
+ * would allocate gigabytes for a 10-byte input. Refuses indefinite-length
+ * items and tags (cofab never writes them), nesting deeper than
+ * S_MAX_DEPTH, and more promised items than there are bytes. */
+static int
+s_prescan(const uint8_t *data, size_t len)
+{
+    struct cbor_callbacks cb = cbor_empty_callbacks;
+    cb.uint8 = cb.negint8 = s_cb_u8;
+    cb.uint16 = cb.negint16 = s_cb_u16;
+    cb.uint32 = cb.negint32 = s_cb_u32;
+    cb.uint64 = cb.negint64 = s_cb_u64;
+    cb.byte_string = cb.string = s_cb_str;
+    cb.byte_string_start = cb.string_start = s_cb_refuse;
+    cb.indef_array_start = cb.indef_map_start = cb.indef_break = s_cb_refuse;
+    cb.array_start = s_cb_array;
+    cb.map_start = s_cb_map;
+    cb.tag = s_cb_tag;
+    cb.float2 = cb.float4 = s_cb_float;
+    cb.float8 = s_cb_double;
+    cb.undefined = cb.null = s_cb_simple;
+    cb.boolean = s_cb_bool;
+    s_scan_t scan = {.budget = len};
+    size_t off = 0;
+    while (off < len && !scan.bad) {
+        struct cbor_decoder_result res = cbor_stream_decode(data + off, len - off, &cb, &scan);
+        if (res.status != CBOR_DECODER_FINISHED || res.read == 0)
+            return res.status == CBOR_DECODER_NEDATA ? COFAB_ETRUNCATED : COFAB_EMALFORMED;
+        off += res.read;
+    }
+    if (scan.bad)
+        return COFAB_EMALFORMED;
+    if (scan.depth != 0 || scan.top_items == 0)
+        return COFAB_ETRUNCATED;
+    return scan.top_items == 1 ? 0 : COFAB_ETRAILING;
+}
+
 /* Loads exactly one CBOR map from data. */
 static int
 s_load_map(const uint8_t *data, size_t len, cbor_item_t **out)
@@ -17,6 +111,9 @@ s_load_map(const uint8_t *data, size_t len, cbor_item_t **out)
         return COFAB_EINVAL;
     if (len > ENVELOPE_MAX_PAYLOAD)
         return COFAB_ETOOBIG;
+    int rc = s_prescan(data, len);
+    if (rc != 0)
+        return rc;
     struct cbor_load_result res;
     cbor_item_t *item = cbor_load(data, len, &res);
     if (!item)

@@ -23,7 +23,7 @@
  * COFAB_ETOOBIG), never a crash. Notes must be valid UTF-8 with no ASCII
  * control character other than "\n" (so no NUL), as signed-note and Go
  * require. Base64 is strict RFC 4648 (padding required, zero pad bits).
- * No function keeps pointers to its inputs. Every function returns
+ * No function keeps pointers to its inputs. Every int function returns
  * COFAB_EINVAL for a NULL pointer argument.
  */
 #ifndef COFAB_NOTE_H
@@ -112,10 +112,11 @@ int note_sign(const char *body, size_t body_len, const char *name,
  * follow signed-note/Go: non-empty, no Unicode space, no '+'. Lines for
  * unknown keys are kept (verifiers skip them), except a well-formed line
  * whose name is longer than NOTE_MAX_NAME, which no verifier here can match
- * and is dropped (so nsigs may be 0 on success). Returns 0, COFAB_ETOOBIG (over NOTE_MAX_LEN),
- * COFAB_EMALFORMED (bad UTF-8 or control byte, no blank line, a line not of
- * the signature form, bad base64, a blob under 5 bytes, no signature at
- * all, more than NOTE_MAX_SIGS lines). On error nsigs is 0. */
+ * and is dropped (so nsigs may be 0 on success). Returns 0, COFAB_ETOOBIG
+ * (over NOTE_MAX_LEN), COFAB_EMALFORMED (bad UTF-8 or control byte, no
+ * blank line, a line not of the signature form, bad base64, a blob under 5
+ * bytes, no signature line at all, more than NOTE_MAX_SIGS lines). On error
+ * nsigs is 0. */
 int note_parse(note_t *note, const char *text, size_t len);
 
 /* Checks that note carries a valid Ed25519 signature by v. Every line with
