@@ -136,20 +136,23 @@ ledger_checkpoint_put(ledger_t *self, uint64_t size, const char *note, size_t le
     return s_put_note(self, size, note, len);
 }
 
-int
-ledger_checkpoint_latest(ledger_t *self, char *out, size_t out_len)
+/* Copies the checkpoint of `size` (or the latest when latest is set). */
+static int
+s_checkpoint_read(ledger_t *self, int latest, uint64_t size, char *out, size_t out_len)
 {
     if (!self || !out || !out_len)
         return COFAB_EINVAL;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    MDB_val key, val;
+    uint8_t k[8];
+    util_put_be64(k, size);
+    MDB_val key = {8, k}, val;
     int rc = ledger_s_read_begin(self, &txn);
     if (rc != 0)
         return rc;
     rc = ledger_s_mdb_error(mdb_cursor_open(txn, self->checkpoints, &cur));
     if (rc == 0)
-        rc = ledger_s_mdb_error(mdb_cursor_get(cur, &key, &val, MDB_LAST));
+        rc = ledger_s_mdb_error(mdb_cursor_get(cur, &key, &val, latest ? MDB_LAST : MDB_SET_KEY));
     if (rc == 0 && val.mv_size + 1 > out_len)
         rc = COFAB_ETOOBIG;
     if (rc == 0) {
@@ -160,6 +163,18 @@ ledger_checkpoint_latest(ledger_t *self, char *out, size_t out_len)
         mdb_cursor_close(cur);
     ledger_s_read_end(self, &txn);
     return rc;
+}
+
+int
+ledger_checkpoint_latest(ledger_t *self, char *out, size_t out_len)
+{
+    return s_checkpoint_read(self, 1, 0, out, out_len);
+}
+
+int
+ledger_checkpoint_get(ledger_t *self, uint64_t size, char *out, size_t out_len)
+{
+    return s_checkpoint_read(self, 0, size, out, out_len);
 }
 
 int

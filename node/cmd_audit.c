@@ -275,12 +275,13 @@ s_consistency(int argc, char **argv)
         rc = ledger_root(ledger, old_size, old_root);
     if (rc == 0)
         rc = ledger_root(ledger, new_size, new_root);
-    /* Check our own proof before handing it out. */
-    if (rc == 0)
+    /* Check our own proof before handing it out. Every tree extends the
+     * empty one, and RFC 9162 defines no proof for that case. */
+    if (rc == 0 && old_size > 0)
         rc = merkle_verify_consistency(old_size, new_size, old_root, new_root,
                                        (const uint8_t(*)[MERKLE_HASH_LEN]) proof, n);
-    ledger_destroy(&ledger);
     if (rc != 0) {
+        ledger_destroy(&ledger);
         fprintf(stderr, "cofab audit consistency: %s\n", cofab_strerror(rc));
         return CLI_FAIL;
     }
@@ -288,6 +289,15 @@ s_consistency(int argc, char **argv)
     json_t *doc = json_pack("{sI ss sI ss so}", "old_size", (json_int_t) old_size, "old_root", o,
                             "new_size", (json_int_t) new_size, "new_root", nr, "proof",
                             s_proof_json(proof, n));
+    /* The signed checkpoints of both sizes, when stored, so a verifier can
+     * check the proof against what the hub signed rather than our roots. */
+    char old_note[LEDGER_CHECKPOINT_MAX], new_note[LEDGER_CHECKPOINT_MAX];
+    if (ledger_checkpoint_get(ledger, old_size, old_note, sizeof old_note) == 0 &&
+        ledger_checkpoint_get(ledger, new_size, new_note, sizeof new_note) == 0) {
+        json_object_set_new(doc, "old", json_string(old_note));
+        json_object_set_new(doc, "new", json_string(new_note));
+    }
+    ledger_destroy(&ledger);
     if (a.json) {
         json_dumpf(doc, stdout, JSON_INDENT(2));
         printf("\n");

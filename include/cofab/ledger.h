@@ -171,6 +171,10 @@ int ledger_checkpoint_sign(ledger_t *self, const keys_t *hub, char *out, size_t 
  * COFAB_ENOTFOUND (none yet), COFAB_ETOOBIG, store errors. */
 int ledger_checkpoint_latest(ledger_t *self, char *out, size_t out_len);
 
+/* The stored checkpoint of tree size `size` into out (NUL-terminated).
+ * Returns 0, COFAB_ENOTFOUND, COFAB_ETOOBIG, store errors. */
+int ledger_checkpoint_get(ledger_t *self, uint64_t size, char *out, size_t out_len);
+
 /* Stores a checkpoint note under its tree size, replacing any earlier copy
  * of the same size (to add cosignatures). The caller has verified it.
  * Returns 0, COFAB_EMALFORMED, COFAB_ETOOBIG, store errors. Writer only. */
