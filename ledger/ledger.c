@@ -137,6 +137,7 @@ s_open_dbs(ledger_t *self, MDB_txn *txn, unsigned flags)
         {"records", &self->records},   {"tree", &self->tree},
         {"authors", &self->authors},   {"subjects", &self->subjects},
         {"checkpoints", &self->checkpoints}, {"meta", &self->meta},
+        {"state", &self->state},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi);
@@ -357,7 +358,8 @@ s_check_author(ledger_t *self, MDB_txn *txn, const envelope_t *e, uint64_t *seq)
 
 /* Writes one record and its indexes. Returns 0, MDB_MAP_FULL or a cofab error. */
 static int
-s_put_record(ledger_t *self, s_batch_t *b, const envelope_t *e, uint64_t time_ms)
+s_put_record(ledger_t *self, s_batch_t *b, const envelope_t *e, uint64_t time_ms,
+             const ledger_record_t *given)
 {
     uint8_t kbuf[8];
     util_put_be64(kbuf, b->size);
@@ -365,7 +367,11 @@ s_put_record(ledger_t *self, s_batch_t *b, const envelope_t *e, uint64_t time_ms
     int rc = mdb_put(b->txn, self->records, &key, &val, MDB_APPEND | MDB_RESERVE);
     if (rc != 0)
         return rc == MDB_MAP_FULL ? rc : ledger_s_mdb_error(rc);
-    ledger_record_encode(val.mv_data, val.mv_size, b->size, time_ms, b->head, e->bytes, e->len);
+    if (given) /* a replica stores the hub's bytes exactly */
+        memcpy(val.mv_data, given->bytes, given->len);
+    else
+        ledger_record_encode(val.mv_data, val.mv_size, b->size, time_ms, b->head, e->bytes,
+                             e->len);
     uint8_t leaf[32];
     merkle_leaf_hash(val.mv_data, val.mv_size, leaf);
 
@@ -401,26 +407,52 @@ s_put_record(ledger_t *self, s_batch_t *b, const envelope_t *e, uint64_t time_ms
     return 0;
 }
 
-/* Adds the batch to b's transaction, filling results. */
+/* Checks that a hub-sequenced record fits at the end of the batch. */
 static int
-s_append_in_txn(ledger_t *self, s_batch_t *b, const envelope_t *envs, size_t n,
-                uint64_t time_ms, ledger_result_t *results)
+s_check_given(const s_batch_t *b, const ledger_record_t *r, const envelope_t *e)
 {
+    if (r->seq != b->size)
+        return COFAB_ERANGE;
+    if (sodium_memcmp(r->prev, b->head, 32) != 0)
+        return COFAB_ECHAIN;
+    if (r->envelope_len != e->len || memcmp(r->envelope, e->bytes, e->len) != 0)
+        return COFAB_EINVAL;
+    return 0;
+}
+
+/* Adds the batch to b's transaction, filling results. `given` holds the
+ * hub's records when replicating, else NULL. */
+static int
+s_append_in_txn(ledger_t *self, s_batch_t *b, const envelope_t *envs,
+                const ledger_record_t *given, size_t n, uint64_t time_ms,
+                ledger_result_t *results)
+{
+    int stopped = 0;
     for (size_t i = 0; i < n; i++) {
         const envelope_t *e = &envs[i];
-        uint64_t seq = 0;
-        int code;
-        if ((b->size == 0) != (e->kind == ENVELOPE_GENESIS))
+        uint64_t seq = 0, rec_time = given ? given[i].time_ms : time_ms;
+        int code = 0;
+        if (stopped)
+            code = COFAB_ERANGE;
+        else if (given)
+            code = s_check_given(b, &given[i], e);
+        if (code == 0 && (b->size == 0) != (e->kind == ENVELOPE_GENESIS))
             code = COFAB_EPERM;
-        else
+        if (code == 0)
             code = s_check_author(self, b->txn, e, &seq);
+        if (code == 0 && self->opts.apply) {
+            ledger_txn_t t = {self, b->txn};
+            code = self->opts.apply(self->opts.apply_ctx, &t, e, b->size, rec_time);
+        }
         if (code == 0) {
             seq = b->size;
-            int rc = s_put_record(self, b, e, time_ms);
+            int rc = s_put_record(self, b, e, rec_time, given ? &given[i] : NULL);
             if (rc != 0)
                 return rc;
-        } else if (code <= COFAB_EIO) {
+        } else if (code <= COFAB_EIO || code == MDB_MAP_FULL) {
             return code; /* the store failed, not the envelope */
+        } else if (given && !stopped) {
+            stopped = 1; /* a replica cannot skip a hub record */
         }
         results[i].code = code;
         results[i].seq = (code == 0 || code == COFAB_EEXIST) ? seq : 0;
@@ -449,8 +481,9 @@ ledger_s_grow(ledger_t *self)
 
 /* One attempt at a batch: begin, add, commit. MDB_MAP_FULL means retry. */
 static int
-s_commit_batch(ledger_t *self, const char *origin, const envelope_t *envs, size_t n,
-               uint64_t time_ms, ledger_result_t *results)
+s_commit_batch(ledger_t *self, const char *origin, const envelope_t *envs,
+               const ledger_record_t *given, size_t n, uint64_t time_ms,
+               ledger_result_t *results)
 {
     s_batch_t b;
     b.txn = NULL;
@@ -470,7 +503,7 @@ s_commit_batch(ledger_t *self, const char *origin, const envelope_t *envs, size_
         if (rc != 0)
             goto fail;
     }
-    rc = s_append_in_txn(self, &b, envs, n, time_ms, results);
+    rc = s_append_in_txn(self, &b, envs, given, n, time_ms, results);
     if (rc != 0)
         goto fail;
     if (b.size == start_size && !origin) {
@@ -496,13 +529,13 @@ fail:
 }
 
 static int
-s_append(ledger_t *self, const char *origin, const envelope_t *envs, size_t n,
-         uint64_t time_ms, ledger_result_t *results)
+s_append(ledger_t *self, const char *origin, const envelope_t *envs,
+         const ledger_record_t *given, size_t n, uint64_t time_ms, ledger_result_t *results)
 {
     if (self->opts.read_only)
         return COFAB_EPERM;
     for (;;) {
-        int rc = s_commit_batch(self, origin, envs, n, time_ms, results);
+        int rc = s_commit_batch(self, origin, envs, given, n, time_ms, results);
         if (rc != MDB_MAP_FULL)
             return rc;
         rc = ledger_s_grow(self);
@@ -517,7 +550,16 @@ ledger_append(ledger_t *self, const envelope_t *envs, size_t n, uint64_t time_ms
 {
     if (!self || (n && (!envs || !results)))
         return COFAB_EINVAL;
-    return s_append(self, NULL, envs, n, time_ms, results);
+    return s_append(self, NULL, envs, NULL, n, time_ms, results);
+}
+
+int
+ledger_replicate(ledger_t *self, const ledger_record_t *records, const envelope_t *envs,
+                 size_t n, ledger_result_t *results)
+{
+    if (!self || (n && (!records || !envs || !results)))
+        return COFAB_EINVAL;
+    return s_append(self, NULL, envs, records, n, 0, results);
 }
 
 static int
@@ -532,9 +574,9 @@ s_origin_ok(const char *origin)
     return 1;
 }
 
-int
-ledger_create(ledger_t **out, const char *dir, const char *origin, const envelope_t *genesis,
-              const ledger_options_t *opts)
+static int
+s_create(ledger_t **out, const char *dir, const char *origin, const envelope_t *genesis,
+         const ledger_record_t *given, const ledger_options_t *opts)
 {
     if (!out || !dir || !genesis)
         return COFAB_EINVAL;
@@ -566,7 +608,7 @@ ledger_create(ledger_t **out, const char *dir, const char *origin, const envelop
         mdb_txn_abort(txn);
     ledger_result_t result = {0, 0};
     if (rc == 0)
-        rc = s_append(self, origin, genesis, 1, util_now_ms(), &result);
+        rc = s_append(self, origin, genesis, given, 1, util_now_ms(), &result);
     if (rc == 0 && result.code != 0)
         rc = result.code;
     if (rc != 0) {
@@ -576,4 +618,21 @@ ledger_create(ledger_t **out, const char *dir, const char *origin, const envelop
     snprintf(self->origin, sizeof self->origin, "%s", origin);
     *out = self;
     return 0;
+}
+
+int
+ledger_create(ledger_t **out, const char *dir, const char *origin, const envelope_t *genesis,
+              const ledger_options_t *opts)
+{
+    return s_create(out, dir, origin, genesis, NULL, opts);
+}
+
+int
+ledger_create_replica(ledger_t **out, const char *dir, const char *origin,
+                      const ledger_record_t *genesis_record, const envelope_t *genesis,
+                      const ledger_options_t *opts)
+{
+    if (!genesis_record)
+        return COFAB_EINVAL;
+    return s_create(out, dir, origin, genesis, genesis_record, opts);
 }

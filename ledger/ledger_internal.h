@@ -18,6 +18,7 @@ struct ledger_t {
     MDB_dbi subjects;             /* subject || seq -> empty */
     MDB_dbi checkpoints;          /* tree size -> signed note */
     MDB_dbi meta;                 /* small named values (origin) */
+    MDB_dbi state;                /* derived state written by the apply hook */
     ledger_options_t opts;        /* as given at open, defaults filled in */
     size_t map_size;              /* current LMDB map size */
     char origin[NOTE_MAX_ORIGIN + 1]; /* checkpoint origin line */
@@ -28,6 +29,12 @@ struct ledger_t {
     /* Readers hold it shared while their transaction is open; growing the
      * map takes it exclusively, as LMDB requires no live transaction then. */
     pthread_rwlock_t map_lock;
+};
+
+/* The handle an apply hook gets: the batch's write transaction. */
+struct ledger_txn_t {
+    ledger_t *ledger;             /* whose databases */
+    MDB_txn *txn;                 /* the batch's write transaction */
 };
 
 /* Maps an LMDB return code to a cofab error. */

@@ -21,6 +21,7 @@
  *   subjects     subject || u64 seq        -> (empty)
  *   checkpoints  u64 tree size             -> signed checkpoint note text
  *   meta         "origin"                  -> origin line
+ *   state        apply hook's keys         -> derived state (rebuildable)
  *
  * Record 0 is always a genesis envelope. Appends are group commits: a batch
  * of envelopes becomes one write transaction, fsync'd by default, and
@@ -51,11 +52,27 @@ extern "C" {
 
 typedef struct ledger_t ledger_t;
 
+/* The write transaction an apply hook runs in (see ledger_apply_fn). */
+typedef struct ledger_txn_t ledger_txn_t;
+
+/* Called for each envelope that passed the ledger's structural checks,
+ * inside the batch's write transaction, before its record is written, with
+ * the position and hub time it will get. Derived state (order status,
+ * membership...) lives in the ledger's `state` database and is read and
+ * written with ledger_txn_get/put/del, so it commits atomically with the
+ * records. Contract: return a refusal (a negative code above COFAB_EIO)
+ * only BEFORE writing anything; once it has written, it may only return 0
+ * or an environment error (<= COFAB_EIO), which aborts the whole batch. */
+typedef int (*ledger_apply_fn)(void *ctx, ledger_txn_t *txn, const envelope_t *e, uint64_t seq,
+                               uint64_t time_ms);
+
 typedef struct {
     int read_only;          /* 1: open for reading only (auditors, replicas' readers) */
     int no_sync;            /* 1: skip fsync at commit (benchmarks only; not durable) */
     size_t map_size;        /* initial LMDB map size in bytes; 0 = 64 MiB */
     size_t map_max;         /* growth stops here (COFAB_ENOSPC); 0 = no limit */
+    ledger_apply_fn apply;  /* derived-state hook, or NULL */
+    void *apply_ctx;        /* passed to apply */
 } ledger_options_t;
 
 /* A record split into its fields. Pointers borrow from the bytes decoded. */
@@ -94,6 +111,14 @@ size_t ledger_record_encode(uint8_t *out, size_t out_len, uint64_t seq, uint64_t
 int ledger_create(ledger_t **out, const char *dir, const char *origin, const envelope_t *genesis,
                   const ledger_options_t *opts);
 
+/* Like ledger_create(), for a replica: record 0 is the hub's genesis record
+ * (decoded from the hub's bytes, stored exactly), genesis its verified
+ * envelope. Returns as ledger_create(), or COFAB_ERANGE / COFAB_ECHAIN if
+ * the record is not a position-0 record. */
+int ledger_create_replica(ledger_t **out, const char *dir, const char *origin,
+                          const ledger_record_t *genesis_record, const envelope_t *genesis,
+                          const ledger_options_t *opts);
+
 /* Opens an existing ledger (opts may be NULL for defaults). Clears stale
  * reader slots (mdb_reader_check) and reloads the Merkle frontier. Returns
  * 0; COFAB_ENOTFOUND if dir holds no ledger; COFAB_ESTORE / COFAB_EIO. */
@@ -123,6 +148,41 @@ void ledger_head(ledger_t *self, uint8_t out[32]);
  * and the results must be ignored. */
 int ledger_append(ledger_t *self, const envelope_t *envs, size_t n, uint64_t time_ms,
                   ledger_result_t *results);
+
+/* Appends records already sequenced by a hub (a replica following its
+ * feed). records[i] must decode, carry position ledger_size() + i and the
+ * current chain head, and hold an envelope the caller has verified; the
+ * record bytes are stored exactly as given. results[i].code is 0, or why
+ * the record does not fit (COFAB_ERANGE wrong position, COFAB_ECHAIN wrong
+ * link, author-chain and apply refusals); the first refused record stops
+ * the batch (later ones get COFAB_ERANGE). Returns as ledger_append(). */
+int ledger_replicate(ledger_t *self, const ledger_record_t *records, const envelope_t *envs,
+                     size_t n, ledger_result_t *results);
+
+/* Derived-state access inside an apply hook. Keys are at most 256 bytes,
+ * values at most ENVELOPE_MAX. get returns COFAB_ENOTFOUND when absent; the
+ * value pointer is valid until the next write in the transaction. */
+int ledger_txn_get(ledger_txn_t *txn, const void *key, size_t klen, const uint8_t **val,
+                   size_t *vlen);
+int ledger_txn_put(ledger_txn_t *txn, const void *key, size_t klen, const void *val,
+                   size_t vlen);
+int ledger_txn_del(ledger_txn_t *txn, const void *key, size_t klen);
+/* A committed (or earlier in this batch) record's bytes, inside the hook. */
+int ledger_txn_record(ledger_txn_t *txn, uint64_t seq, const uint8_t **bytes, size_t *len);
+
+/* Derived state from outside the hook (own read transaction). Copies the
+ * value into out (room out_max); *vlen gets its length. Returns 0,
+ * COFAB_ENOTFOUND, COFAB_ETOOBIG. */
+int ledger_state_get(ledger_t *self, const void *key, size_t klen, void *out, size_t out_max,
+                     size_t *vlen);
+
+/* Calls fn for each state entry whose key starts with prefix, in key
+ * order, until fn returns non-zero (which is returned). Pointers are valid
+ * only during the call. */
+typedef int (*ledger_state_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                               size_t vlen);
+int ledger_state_scan(ledger_t *self, const void *prefix, size_t plen, ledger_state_fn fn,
+                      void *ctx);
 
 /* Copies record seq into a new malloc'd buffer (*buf, *len), caller frees.
  * Returns 0, COFAB_ENOTFOUND, COFAB_ESTORE. */

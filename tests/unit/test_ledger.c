@@ -357,6 +357,92 @@ test_map_grows_and_bounded_map_refuses(void **state)
     free(payload);
 }
 
+/* A hook that refuses payloads starting "deny" and counts the others. */
+static int
+s_count_apply(void *ctx, ledger_txn_t *txn, const envelope_t *e, uint64_t seq, uint64_t time_ms)
+{
+    (void) ctx;
+    (void) seq;
+    (void) time_ms;
+    if (e->payload_len >= 4 && memcmp(e->payload, "deny", 4) == 0)
+        return COFAB_EPERM;
+    const uint8_t *v;
+    size_t vlen;
+    uint64_t count = 0;
+    int rc = ledger_txn_get(txn, "count", 5, &v, &vlen);
+    if (rc == 0 && vlen == 8)
+        memcpy(&count, v, 8);
+    else if (rc != COFAB_ENOTFOUND)
+        return rc;
+    count++;
+    return ledger_txn_put(txn, "count", 5, &count, 8);
+}
+
+static uint64_t
+s_count(ledger_t *l)
+{
+    uint64_t count = 0;
+    size_t vlen = 0;
+    assert_int_equal(ledger_state_get(l, "count", 5, &count, sizeof count, &vlen), 0);
+    assert_int_equal(vlen, 8);
+    return count;
+}
+
+static void
+test_apply_hook_and_replica(void **state)
+{
+    s_state_t *s = *state;
+    char dir[300], rdir[300];
+    snprintf(dir, sizeof dir, "%s/hooked", s->dir);
+    snprintf(rdir, sizeof rdir, "%s/replica", s->dir);
+    ledger_options_t o = {.apply = s_count_apply};
+    envelope_t g, e[3];
+    ledger_result_t r[3];
+    ledger_t *l = NULL, *rep = NULL;
+    fixture_genesis(s->hub, "hooked", s->buf, &g);
+    assert_int_equal(ledger_create(&l, dir, "hooked", &g, &o), 0);
+    assert_int_equal(s_count(l), 1); /* the genesis went through the hook */
+    envelope_chain_t c;
+    envelope_chain_init(&c);
+    fixture_seal(&c, s->alice, ENVELOPE_NOTE, NULL, "ok-1", s->buf + ENVELOPE_MAX, &e[0]);
+    fixture_seal(&c, s->alice, ENVELOPE_NOTE, NULL, "deny this", s->buf + 2 * ENVELOPE_MAX, &e[1]);
+    assert_int_equal(ledger_append(l, e, 2, 7, r), 0);
+    assert_int_equal(r[0].code, 0);
+    assert_int_equal(r[1].code, COFAB_EPERM);
+    assert_int_equal(ledger_size(l), 2);
+    assert_int_equal(s_count(l), 2);
+
+    /* A replica fed the hub's records stores identical bytes. */
+    uint8_t *rec0, *rec1;
+    size_t len0, len1;
+    ledger_record_t r0, r1;
+    envelope_t e0, e1;
+    assert_int_equal(ledger_get(l, 0, &rec0, &len0), 0);
+    assert_int_equal(ledger_get(l, 1, &rec1, &len1), 0);
+    assert_int_equal(ledger_record_decode(&r0, rec0, len0), 0);
+    assert_int_equal(ledger_record_decode(&r1, rec1, len1), 0);
+    assert_int_equal(envelope_open(&e0, r0.envelope, r0.envelope_len), 0);
+    assert_int_equal(envelope_open(&e1, r1.envelope, r1.envelope_len), 0);
+    /* Out of order first: refused, nothing stored. */
+    assert_int_equal(ledger_create_replica(&rep, rdir, "hooked", &r1, &e1, &o), COFAB_EPERM);
+    assert_null(rep);
+    assert_int_equal(ledger_create_replica(&rep, rdir, "hooked", &r0, &e0, &o), 0);
+    assert_int_equal(ledger_replicate(rep, &r1, &e1, 1, r), 0);
+    assert_int_equal(r[0].code, 0);
+    /* The same record again does not fit at position 2. */
+    assert_int_equal(ledger_replicate(rep, &r1, &e1, 1, r), 0);
+    assert_int_equal(r[0].code, COFAB_ERANGE);
+    uint8_t h1[32], h2[32];
+    ledger_head(l, h1);
+    ledger_head(rep, h2);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(s_count(rep), 2);
+    free(rec0);
+    free(rec1);
+    ledger_destroy(&rep);
+    ledger_destroy(&l);
+}
+
 int
 main(void)
 {
@@ -369,6 +455,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proofs_and_checkpoints, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_and_bounded_map_refuses, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_apply_hook_and_replica, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
 }
