@@ -91,7 +91,7 @@ s_init(const s_args_t *a)
     keys_t *hub = cli_load_key("cofab ledger init", a->key);
     if (!hub)
         return CLI_FAIL;
-    memset(&g, 0, sizeof g);
+    payload_genesis_init(&g);
     if (strlen(a->origin) > NOTE_MAX_ORIGIN) {
         fprintf(stderr, "cofab ledger init: origin longer than %d bytes\n", NOTE_MAX_ORIGIN);
         ret = CLI_USAGE;
@@ -99,6 +99,7 @@ s_init(const s_args_t *a)
     }
     snprintf(g.origin, sizeof g.origin, "%s", a->origin);
     keys_verifier(hub, &g.hub);
+    g.operator_key = g.hub; /* the hub key also signs membership changes */
     memcpy(g.hub_transport, keys_curve_pk(hub), 32);
     rc = payload_genesis_encode(&g, &payload, &payload_len);
     envelope_spec_t spec = {.kind = ENVELOPE_GENESIS, .author_seq = 1,

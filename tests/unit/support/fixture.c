@@ -47,9 +47,10 @@ void
 fixture_genesis(const keys_t *hub, const char *origin, uint8_t *buf, envelope_t *e)
 {
     payload_genesis_t g;
-    memset(&g, 0, sizeof g);
+    payload_genesis_init(&g);
     snprintf(g.origin, sizeof g.origin, "%s", origin);
     keys_verifier(hub, &g.hub);
+    g.operator_key = g.hub; /* the hub key also signs membership changes */
     memcpy(g.hub_transport, keys_curve_pk(hub), 32);
     uint8_t *payload = NULL;
     size_t payload_len = 0, len = 0;
