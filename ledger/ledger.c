@@ -586,7 +586,7 @@ s_create(ledger_t **out, const char *dir, const char *origin, const envelope_t *
         return COFAB_EPERM;
     if (opts && opts->read_only)
         return COFAB_EINVAL;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (util_mkdir_p(dir, 0700) != 0)
         return COFAB_EIO;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int) sizeof path)

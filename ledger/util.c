@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,26 @@ fail:
     close(fd);
     unlink(path);
     return COFAB_EIO;
+}
+
+int
+util_mkdir_p(const char *dir, int mode)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof path)
+        return COFAB_EIO;
+    memcpy(path, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != 0)
+            continue;
+        char saved = path[i];
+        path[i] = 0;
+        if (mkdir(path, (mode_t) mode) != 0 && errno != EEXIST)
+            return COFAB_EIO;
+        path[i] = saved;
+    }
+    return 0;
 }
 
 uint64_t

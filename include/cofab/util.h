@@ -55,6 +55,10 @@ int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
  * is removed). */
 int util_write_file_excl(const char *path, const void *data, size_t len, int mode);
 
+/* Creates dir and any missing parents with mode (like mkdir -p). Returns 0
+ * or COFAB_EIO. */
+int util_mkdir_p(const char *dir, int mode);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 uint64_t util_now_ms(void);
 

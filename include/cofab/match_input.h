@@ -1,0 +1,49 @@
+/* match_input.h — the matcher's problem, built from a ledger's derived state.
+ *
+ * A pure function of the ledger prefix it is built on (`basis` records):
+ * the pending orders with their exclusions, the active factories' latest
+ * capacity records shifted so that day 0 is "today" (the hub time of the
+ * last record in the prefix), the load of pieces already assigned and not
+ * yet shipped, reliability figures from accept/decline/timeout/delivery
+ * records, and the matcher parameters from genesis. The hub solves it to
+ * write assignments; an auditor rebuilds it from the same prefix and must
+ * get byte-identical assignments.
+ */
+#ifndef COFAB_MATCH_INPUT_H
+#define COFAB_MATCH_INPUT_H
+
+#include <stdint.h>
+
+#include "cofab/ledger.h"
+#include "cofab/matcher.h"
+#include "cofab/payload.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct match_input_t match_input_t;
+
+/* Builds the input from the ledger as it stands (its derived state must come
+ * from policy_apply). Returns 0 with a new object; COFAB_ENOMEM; store
+ * errors; COFAB_EMALFORMED if a stored record does not decode. */
+int match_input_build(ledger_t *ledger, match_input_t **out);
+
+/* Frees; safe on NULL and twice. */
+void match_input_destroy(match_input_t **self_p);
+
+const matcher_problem_t *match_input_problem(const match_input_t *self);
+const matcher_params_t *match_input_params(const match_input_t *self);
+uint64_t match_input_basis(const match_input_t *self);  /* ledger size used */
+uint32_t match_input_today(const match_input_t *self);  /* epoch day of day 0 */
+
+/* The assign payload for a placed order of result r (pieces with epoch
+ * days, runner-up, the result's digest). Returns 0 or COFAB_EINVAL if the
+ * order is not placed. */
+int match_input_assign(const match_input_t *self, const matcher_result_t *r,
+                       const matcher_order_result_t *o, payload_assign_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

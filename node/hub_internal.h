@@ -1,0 +1,76 @@
+/* hub_internal.h — the hub's private state, shared by hub*.c only. */
+#ifndef COFAB_HUB_INTERNAL_H
+#define COFAB_HUB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cofab/envelope.h"
+#include "cofab/hub.h"
+#include "cofab/keys.h"
+#include "cofab/ledger.h"
+#include "cofab/net.h"
+#include "cofab/policy.h"
+
+#define HUB_MAX_VERIFIERS 8
+#define HUB_ENDPOINT_MAX 256
+#define HUB_RATE_SLOTS 4096
+
+/* Jobs on the inproc pipes: first frame is one of these. */
+enum { HUB_JOB_ENVELOPE = 'E', HUB_JOB_COSIGN = 'C' };
+
+/* One customer key's token bucket. */
+typedef struct {
+    uint8_t key[32];       /* customer transport key, zeros = free slot */
+    double tokens;         /* requests it may still make now */
+    uint64_t last_ns;      /* when tokens was last refilled */
+} hub_bucket_t;
+
+struct hub_t {
+    config_hub_t cfg;                   /* as loaded */
+    keys_t *keys;                       /* hub signing + transport keys */
+    keys_public_t operator_pub;         /* operator's public keys */
+    ledger_t *ledger;                   /* the ledger, with policy_apply */
+    void *zctx;                         /* ZeroMQ context */
+    net_zap_t *zap;                     /* authentication thread */
+    void *router;                       /* ROUTER, caller's thread only */
+    void *pub;                          /* PUB feed, writer thread only */
+    void *to_verify;                    /* PUSH to verifiers, router thread */
+    void *replies;                      /* PULL of replies, router thread */
+    char ep_verify[HUB_ENDPOINT_MAX];   /* inproc endpoints, unique per hub */
+    char ep_write[HUB_ENDPOINT_MAX];
+    char ep_reply[HUB_ENDPOINT_MAX];
+    char submit_ep[HUB_ENDPOINT_MAX];   /* bound endpoints */
+    char feed_ep[HUB_ENDPOINT_MAX];
+    pthread_t writer;                   /* writer thread */
+    pthread_t verifiers[HUB_MAX_VERIFIERS];
+    unsigned nverifiers;                /* started */
+    int writer_started;                 /* 1 once the writer runs */
+    atomic_int stop;                    /* set to end the threads */
+    hub_bucket_t *buckets;              /* customer rate limits (router thread) */
+    uint64_t last_match_size;           /* ledger size of the last matcher run (writer) */
+    /* Counters, for logs and tests. */
+    atomic_uint_fast64_t acked, refused, duplicates, matched, checkpoints;
+};
+
+/* Writer and verifier thread bodies (hub_writer.c). */
+void *hub_writer_thread(void *arg);
+void *hub_verifier_thread(void *arg);
+
+/* Runs the matcher on the pending orders and appends its assignments, then
+ * issues reassignments for declines and timeouts. Writer thread only.
+ * Returns records appended (>= 0) or a negative code. (hub_match.c) */
+int hub_match_round(hub_t *self, void *pub, uint64_t now_ms);
+
+/* Signs, seals and appends one hub envelope (assign/reassign), publishing
+ * the record. Writer thread only. */
+int hub_append_own(hub_t *self, void *pub, int kind, const uint8_t subject[32],
+                   const uint8_t *payload, size_t payload_len, uint64_t *seq);
+
+/* Publishes record seq on the feed. */
+void hub_publish_record(hub_t *self, void *pub, uint64_t seq);
+
+/* Logs a line to stderr with a timestamp. */
+void hub_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
