@@ -25,7 +25,7 @@ TEST_PKGS := cmocka
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2
-BASE_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude $(WARN)
+BASE_CFLAGS := -MMD -MP -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude $(WARN)
 
 # Evaluated lazily (and once per make invocation via the sub-make below) so
 # that `make test` on a machine without the -dev packages can run `deps` first.
@@ -51,7 +51,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
 
-.PHONY: all deps test test-run check-asan bench bench-run install clean demo fuzz fuzz-build valgrind
+.PHONY: all deps test test-run check-asan bench bench-run install clean demo fuzz fuzz-build valgrind valgrind-run
 
 all: $(BIN)
 
@@ -72,6 +72,11 @@ deps:
 $(BUILD)/%.o: %.c $(wildcard include/cofab/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# Test helpers see tests/unit/ as an include root (the shortest stem wins).
+$(BUILD)/tests/unit/support/%.o: tests/unit/support/%.c $(wildcard include/cofab/*.h tests/unit/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Itests/unit $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -121,15 +126,17 @@ check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
 	  ASAN_OPTIONS=detect_leaks=1 test-run
 
-# Unit suites under valgrind's leak checker (the crash test forks; children
-# are killed on purpose, so only the parent's leaks are counted).
+# Unit suites under valgrind's leak checker (the crash test forks children
+# that are killed on purpose; only the parent's leaks count).
 valgrind: deps
-	@$(MAKE) --no-print-directory BUILD=build-vg CFLAGS="-O0 -g" $(BUILD:build=build-vg)/cofab
-	@$(MAKE) --no-print-directory BUILD=build-vg CFLAGS="-O0 -g" $(patsubst $(BUILD)/%,build-vg/%,$(TEST_BIN))
-	@fail=0; for t in $(patsubst $(BUILD)/%,build-vg/%,$(TEST_BIN)); do \
+	@$(MAKE) --no-print-directory BUILD=build-vg CFLAGS="-O0 -g" valgrind-run
+
+valgrind-run: $(BIN) $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
 	  echo "== valgrind $$t"; \
-	  COFAB_BIN=$(abspath build-vg/cofab) COFAB_UNDER_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-	    --error-exitcode=99 $$t >/dev/null 2>build-vg/vg.log || { cat build-vg/vg.log; fail=1; }; \
+	  COFAB_BIN=$(abspath $(BIN)) COFAB_UNDER_VALGRIND=1 valgrind -q --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 $$t >$$t.vg.out 2>&1 \
+	    || { cat $$t.vg.out; fail=1; }; \
 	done; [ $$fail -eq 0 ] && echo "valgrind: no leaks, no errors"
 
 bench: deps
@@ -149,9 +156,12 @@ fuzz-build: deps
 	done
 
 FUZZ_RUNS ?= 200000
+# New inputs go to build-fuzz/corpus (the first directory); the committed
+# seeds in tests/fuzz/corpus are only read.
 fuzz: fuzz-build
-	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); mkdir -p tests/fuzz/corpus/$$n; \
-	  echo "== $$n"; build-fuzz/fuzz/$$n -runs=$(FUZZ_RUNS) -max_len=70000 tests/fuzz/corpus/$$n || exit 1; done
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); mkdir -p build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
+	  echo "== $$n"; build-fuzz/fuzz/$$n -runs=$(FUZZ_RUNS) -max_len=70000 \
+	    build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
@@ -165,3 +175,5 @@ install: $(BIN)
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz
+
+-include $(shell find build build-asan build-vg -name '*.d' 2>/dev/null)

@@ -5,6 +5,9 @@
 #include <sodium.h>
 
 #include "cofab/cli.h"
+#include "cofab/client.h"
+#include "cofab/hub.h"
+#include "cofab/node.h"
 
 typedef struct {
     const char *name;                 /* verb typed by the user */
@@ -17,6 +20,11 @@ static const s_command_t s_commands[] = {
     {"ledger", ledger_main, "create, append to, show and checkpoint a ledger"},
     {"audit", audit_main, "verify a ledger, prove records and consistency"},
     {"match", match_main, "run the matcher on a problem or GAP file"},
+    {"hub", hub_main, "run the alliance hub (sequencer, matcher, query service)"},
+    {"node", node_main, "run a factory node (replica, witness, capacity, assignments)"},
+    {"factory", factory_main, "operator requests to the local node: accept, decline, progress"},
+    {"order", order_main, "submit, follow (verified) and cancel orders"},
+    {"member", member_main, "add or remove an alliance member (operator)"},
 };
 
 static void
