@@ -1,7 +1,6 @@
-/* audit.c — recomputes and checks everything a ledger claims, signatures in parallel. */
+/* audit.c — checks everything a ledger claims: in-order checks here, per-record work on workers. */
 #include "cofab/audit.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +9,9 @@
 
 #include <sodium.h>
 
+#include "audit_internal.h"
 #include "cofab/error.h"
 #include "cofab/payload.h"
-
-#define S_CHUNK 2048
 
 /* Last envelope seen per author: an open-addressing table keyed by pk. */
 typedef struct {
@@ -31,19 +29,6 @@ typedef struct {
     uint8_t key[crypto_shorthash_KEYBYTES]; /* random: hostile keys cannot collide on purpose */
 } s_authors_t;
 
-/* One chunk of records handed to the signature threads. */
-typedef struct {
-    envelope_t *envs;     /* decoded envelopes (borrowing the map) */
-    int *ok;              /* 1 if envs[i] decoded and should be verified */
-    int *sig_rc;          /* per-envelope verify result */
-    size_t n;             /* envelopes in the chunk */
-} s_chunk_t;
-
-typedef struct {
-    s_chunk_t *chunk;     /* shared chunk */
-    size_t first, step;   /* this thread verifies first, first+step, ... */
-} s_worker_t;
-
 /* A stored checkpoint waiting for the tree to reach its size. */
 typedef struct {
     uint64_t size;        /* tree size the note claims (database key) */
@@ -55,6 +40,11 @@ typedef struct {
     s_cp_t *items;        /* in increasing size order */
     size_t n, cap;        /* used and allocated */
 } s_cps_t;
+
+/* The attribute lets the compiler check every call's format (and accept
+ * the non-literal one passed on to vsnprintf). */
+__attribute__((format(printf, 5, 6))) static void
+s_fail(audit_report_t *r, int code, int64_t record, int64_t cp, const char *fmt, ...);
 
 static void
 s_fail(audit_report_t *r, int code, int64_t record, int64_t cp, const char *fmt, ...)
@@ -99,15 +89,6 @@ s_author_grow(s_authors_t *t)
     free(t->slots);
     *t = bigger;
     return 0;
-}
-
-static void *
-s_verify_worker(void *arg)
-{
-    s_worker_t *w = arg;
-    for (size_t i = w->first; i < w->chunk->n; i += w->step)
-        w->chunk->sig_rc[i] = w->chunk->ok[i] ? envelope_verify(&w->chunk->envs[i]) : 0;
-    return NULL;
 }
 
 static int
@@ -177,106 +158,166 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
     r->latest = c;
 }
 
+/* What the in-order pass carries from one record to the next. */
 typedef struct {
-    ledger_iter_t *it;        /* whose read transaction the tree is read in */
-    audit_report_t *report;   /* where mismatches go */
-    uint64_t pos;             /* record being added */
-} s_tree_check_t;
+    audit_report_t *r;        /* the verdict being built */
+    ledger_iter_t *it;        /* records and stored tree, one read transaction */
+    s_authors_t authors;      /* last envelope per author */
+    s_cps_t cps;              /* stored checkpoints, by increasing size */
+    size_t next_cp;           /* first checkpoint not yet checked */
+    note_t *note;             /* scratch for parsing checkpoints */
+    merkle_frontier_t f;      /* the tree recomputed so far */
+    uint8_t head[32];         /* hash of the last record checked */
+    uint64_t pos;             /* next ledger position */
+} s_audit_t;
 
+/* Compares a node the recomputed tree completed with the stored one. */
 static int
 s_compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32])
 {
-    s_tree_check_t *t = ctx;
+    s_audit_t *a = ctx;
     uint8_t stored[32];
-    int rc = ledger_iter_tree_node(t->it, level, index, stored);
+    int rc = ledger_iter_tree_next(a->it, level, index, stored);
     if (rc != 0 || sodium_memcmp(stored, hash, 32) != 0)
-        s_fail(t->report, rc ? rc : COFAB_EPROOF, (int64_t) t->pos, -1,
+        s_fail(a->r, rc ? rc : COFAB_EPROOF, (int64_t) a->pos, -1,
                "record %llu: stored Merkle node (level %u, index %llu) %s",
-               (unsigned long long) t->pos, level, (unsigned long long) index,
+               (unsigned long long) a->pos, level, (unsigned long long) index,
                rc ? "is missing" : "does not match the records");
     return 0;
 }
 
-/* Sequential checks of one record; fills *e for the signature threads.
- * Returns 1 if the envelope decoded and its signature should be checked. */
-static int
-s_check_record(audit_report_t *r, ledger_iter_t *it, s_authors_t *authors, uint64_t pos,
-               uint64_t key_seq, const uint8_t *bytes, size_t len, merkle_frontier_t *f,
-               uint8_t head[32], envelope_t *e)
+/* Checks the checkpoints of the tree size reached so far: every record
+ * below it has had all its checks, its signature included. */
+static void
+s_check_checkpoints_here(s_audit_t *a)
 {
-    ledger_record_t rec;
+    while (a->r->valid && a->next_cp < a->cps.n && a->cps.items[a->next_cp].size == a->pos)
+        s_check_checkpoint(a->r, &a->cps.items[a->next_cp++], &a->f, a->head, a->note);
+}
+
+/* The checks of record a->pos that depend on the records before it, in
+ * the order the first failure is chosen by, the signature (verified by a
+ * worker) last. Record and envelope were decoded and hashed by a worker. */
+static void
+s_check_record(s_audit_t *a, const audit_s_item_t *item)
+{
+    audit_report_t *r = a->r;
+    uint64_t pos = a->pos;
     int64_t at = (int64_t) pos;
-    if (key_seq != pos) {
+    const envelope_t *e = &item->env;
+    if (item->key_seq != pos) {
         s_fail(r, COFAB_ECHAIN, at, -1, "record %llu is missing (next stored is %llu)",
-               (unsigned long long) pos, (unsigned long long) key_seq);
-        return 0;
+               (unsigned long long) pos, (unsigned long long) item->key_seq);
+        return;
     }
-    int rc = ledger_record_decode(&rec, bytes, len);
-    if (rc != 0) {
-        s_fail(r, rc, at, -1, "record %llu: %s", (unsigned long long) pos, cofab_strerror(rc));
-        return 0;
+    if (item->rec_rc != 0) {
+        s_fail(r, item->rec_rc, at, -1, "record %llu: %s", (unsigned long long) pos,
+               cofab_strerror(item->rec_rc));
+        return;
     }
-    if (rec.seq != pos) {
+    if (item->rec.seq != pos) {
         s_fail(r, COFAB_ECHAIN, at, -1, "record %llu: says it is record %llu (moved)",
-               (unsigned long long) pos, (unsigned long long) rec.seq);
-        return 0;
+               (unsigned long long) pos, (unsigned long long) item->rec.seq);
+        return;
     }
-    if (sodium_memcmp(rec.prev, head, 32) != 0) {
+    if (sodium_memcmp(item->rec.prev, a->head, 32) != 0) {
         s_fail(r, COFAB_ECHAIN, at, -1,
                "record %llu: previous-record hash does not match record %lld",
                (unsigned long long) pos, (long long) pos - 1);
-        return 0;
+        return;
     }
-    uint8_t leaf[32];
-    merkle_leaf_hash(bytes, len, leaf);
-    s_tree_check_t tc = {it, r, pos};
-    merkle_frontier_append(f, leaf, s_compare_node, &tc);
-    memcpy(head, leaf, 32);
+    merkle_frontier_append(&a->f, item->leaf, s_compare_node, a);
+    memcpy(a->head, item->leaf, 32);
 
-    rc = envelope_decode(e, rec.envelope, rec.envelope_len);
-    if (rc != 0) {
-        s_fail(r, rc, at, -1, "record %llu: envelope %s", (unsigned long long) pos,
-               cofab_strerror(rc));
-        return 0;
+    if (item->env_rc != 0) {
+        s_fail(r, item->env_rc, at, -1, "record %llu: envelope %s", (unsigned long long) pos,
+               cofab_strerror(item->env_rc));
+        return;
     }
     r->kinds[e->kind]++;
     if ((pos == 0) != (e->kind == ENVELOPE_GENESIS)) {
         s_fail(r, COFAB_EPERM, at, -1, "record %llu: %s", (unsigned long long) pos,
                pos == 0 ? "first record is not the genesis" : "a second genesis record");
-        return 1;
+        return;
     }
+    s_authors_t *authors = &a->authors;
     if (authors->count * 2 >= authors->cap && s_author_grow(authors) != 0) {
         s_fail(r, COFAB_ENOMEM, at, -1, "out of memory tracking authors");
-        return 1;
+        return;
     }
-    s_author_t *a = s_author_slot(authors, e->author);
-    if (!a->used) {
-        memcpy(a->pk, e->author, 32);
-        a->used = 1;
+    s_author_t *au = s_author_slot(authors, e->author);
+    if (!au->used) {
+        memcpy(au->pk, e->author, 32);
+        au->used = 1;
         authors->count++;
     }
-    if (e->author_seq != a->last_seq + 1) {
-        int code = e->author_seq <= a->last_seq ? COFAB_EFORK : COFAB_EGAP;
-        if (code == COFAB_EFORK)
-            r->related_record = (int64_t) a->last_pos;
+    if (e->author_seq != au->last_seq + 1) {
+        int code = e->author_seq <= au->last_seq ? COFAB_EFORK : COFAB_EGAP;
+        if (code == COFAB_EFORK && r->valid) /* only for the failure reported */
+            r->related_record = (int64_t) au->last_pos;
         s_fail(r, code, at, -1, "record %llu: author sequence %llu after %llu (%s)",
                (unsigned long long) pos, (unsigned long long) e->author_seq,
-               (unsigned long long) a->last_seq,
+               (unsigned long long) au->last_seq,
                code == COFAB_EFORK ? "the author's sequence was reused: forked author"
                                    : "a gap in the author's chain");
-        return 1;
+        return;
     }
-    if (a->last_seq && sodium_memcmp(e->author_prev, a->last_hash, 32) != 0) {
-        r->related_record = (int64_t) a->last_pos;
+    if (au->last_seq && sodium_memcmp(e->author_prev, au->last_hash, 32) != 0) {
+        if (r->valid)
+            r->related_record = (int64_t) au->last_pos;
         s_fail(r, COFAB_ECHAIN, at, -1,
                "record %llu: author's previous-envelope hash does not match record %llu",
-               (unsigned long long) pos, (unsigned long long) a->last_pos);
-        return 1;
+               (unsigned long long) pos, (unsigned long long) au->last_pos);
+        return;
     }
-    a->last_seq = e->author_seq;
-    a->last_pos = pos;
-    memcpy(a->last_hash, e->hash, 32);
-    return 1;
+    au->last_seq = e->author_seq;
+    au->last_pos = pos;
+    memcpy(au->last_hash, e->hash, 32);
+    if (item->sig_rc != 0)
+        s_fail(r, COFAB_EBADSIG, at, -1, "record %llu: %s envelope's signature does not verify",
+               (unsigned long long) pos, envelope_kind_name(e->kind));
+}
+
+/* A record read from the iterator but not yet copied into a chunk. */
+typedef struct {
+    int have;                 /* 1: the fields below hold a record not yet stored */
+    uint64_t seq;             /* its key */
+    const uint8_t *bytes;     /* borrowed from the iterator */
+    size_t len;               /* its length */
+} s_pending_t;
+
+/* Copies records from the iterator into chunk c until it is full; a
+ * record that does not fit stays pending (its bytes are valid until the
+ * next ledger_iter_next()). Sets *at_end when the records ran out.
+ * Returns 0 or the iterator's error. */
+static int
+s_fill(ledger_iter_t *it, audit_s_chunk_t *c, s_pending_t *pending, int *at_end)
+{
+    while (c->n < AUDIT_S_CHUNK) {
+        if (!pending->have) {
+            int rc = ledger_iter_next(it, &pending->seq, &pending->bytes, &pending->len);
+            if (rc == COFAB_ENOTFOUND) {
+                *at_end = 1;
+                return 0;
+            }
+            if (rc != 0)
+                return rc;
+            pending->have = 1;
+        }
+        /* Oversized records are not copied: the worker refuses them by length. */
+        size_t copy = pending->len > LEDGER_RECORD_MAX ? 0 : pending->len;
+        if (copy > AUDIT_S_ARENA - c->used)
+            return 0; /* the arena is full: the record opens the next chunk */
+        audit_s_item_t *item = &c->items[c->n++];
+        item->key_seq = pending->seq;
+        item->off = c->used;
+        item->len = pending->len;
+        if (copy)
+            memcpy(c->arena + c->used, pending->bytes, copy);
+        c->used += copy;
+        pending->have = 0;
+    }
+    return 0;
 }
 
 /* Reads the hub key and origin from the genesis record. */
@@ -343,127 +384,87 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
     r->bad_record = r->bad_checkpoint = r->related_record = -1;
 
     int rc = 0;
-    s_authors_t authors = {0};
-    s_cps_t cps = {0};
-    s_chunk_t chunk = {0};
-    ledger_iter_t *it = NULL;
-    note_t *note = malloc(sizeof *note);
-    merkle_frontier_t f;
-    uint8_t head[32] = {0};
-    uint64_t total = ledger_size(ledger), pos = 0;
-    size_t next_cp = 0;
+    s_audit_t a = {.r = r};
+    audit_s_pool_t *pool = NULL;
+    s_pending_t pending = {0};
+    uint64_t total = ledger_size(ledger);
+    int at_end = 0;
 
-    randombytes_buf(authors.key, sizeof authors.key);
-    chunk.envs = calloc(S_CHUNK, sizeof *chunk.envs);
-    chunk.ok = calloc(S_CHUNK, sizeof *chunk.ok);
-    chunk.sig_rc = calloc(S_CHUNK, sizeof *chunk.sig_rc);
-    if (!note || !chunk.envs || !chunk.ok || !chunk.sig_rc || s_author_grow(&authors) != 0) {
+    randombytes_buf(a.authors.key, sizeof a.authors.key);
+    a.note = malloc(sizeof *a.note);
+    if (!a.note || s_author_grow(&a.authors) != 0) {
         rc = COFAB_ENOMEM;
         goto out;
     }
-    merkle_frontier_init(&f);
+    merkle_frontier_init(&a.f);
     rc = s_read_genesis(r, ledger, &opts);
     if (rc != 0 || !r->valid)
         goto out;
-    rc = ledger_checkpoint_foreach(ledger, s_collect_cp, &cps);
+    rc = ledger_checkpoint_foreach(ledger, s_collect_cp, &a.cps);
     if (rc != 0)
         goto out;
-    it = ledger_iter_new(ledger, 0);
-    if (!it) {
+    a.it = ledger_iter_new(ledger, 0);
+    if (!a.it) {
         rc = COFAB_ESTORE;
         goto out;
     }
+    pool = audit_s_pool_new(threads);
+    if (!pool) {
+        rc = COFAB_ENOMEM;
+        goto out;
+    }
 
-    int more = 1;
-    while (more && r->valid) {
-        /* Sequential checks for up to S_CHUNK records, stopping early at a
-         * checkpoint boundary so its root is taken at the right size. */
-        uint64_t chunk_start = pos;
-        chunk.n = 0;
-        while (chunk.n < S_CHUNK && r->valid) {
-            while (next_cp < cps.n && cps.items[next_cp].size == pos && chunk.n == 0) {
-                s_check_checkpoint(r, &cps.items[next_cp], &f, head, note);
-                next_cp++;
-            }
-            if (next_cp < cps.n && cps.items[next_cp].size == pos)
-                break; /* verify this chunk's signatures before the checkpoint */
-            uint64_t seq;
-            const uint8_t *bytes;
-            size_t len;
-            int irc = ledger_iter_next(it, &seq, &bytes, &len);
-            if (irc == COFAB_ENOTFOUND) {
-                more = 0;
-                break;
-            }
-            if (irc != 0) {
-                rc = irc;
+    /* This thread reads records into chunks and checks each finished
+     * chunk in order while the workers decode, hash and verify the chunks
+     * after it. A chunk is checked only once all of it is verified, so the
+     * first failure in ledger order wins, signatures included. */
+    for (;;) {
+        audit_s_chunk_t *c;
+        while (!at_end && r->valid && (c = audit_s_pool_free_chunk(pool)) != NULL) {
+            rc = s_fill(a.it, c, &pending, &at_end);
+            if (rc != 0)
                 goto out;
-            }
-            size_t i = chunk.n++;
-            chunk.ok[i] = s_check_record(r, it, &authors, pos, seq, bytes, len, &f, head,
-                                         &chunk.envs[i]);
-            pos++;
+            if (c->n)
+                audit_s_pool_publish(pool);
         }
-        /* Signatures of the chunk, in parallel. */
-        pthread_t tids[AUDIT_MAX_THREADS];
-        s_worker_t workers[AUDIT_MAX_THREADS];
-        int spawned = 0;
-        for (int t = 0; t < threads - 1; t++) {
-            workers[t] = (s_worker_t){&chunk, (size_t) t, (size_t) threads};
-            if (pthread_create(&tids[t], NULL, s_verify_worker, &workers[t]) != 0)
+        c = audit_s_pool_wait(pool);
+        if (!c)
+            break;
+        for (size_t i = 0; i < c->n; i++) {
+            s_check_checkpoints_here(&a);
+            if (!r->valid)
                 break;
-            spawned++;
-        }
-        /* The calling thread takes the remaining shares itself. */
-        for (int t = spawned; t < threads; t++) {
-            workers[t] = (s_worker_t){&chunk, (size_t) t, (size_t) threads};
-            s_verify_worker(&workers[t]);
-        }
-        for (int t = 0; t < spawned; t++)
-            pthread_join(tids[t], NULL);
-        for (size_t i = 0; i < chunk.n; i++) {
-            if (chunk.ok[i] && chunk.sig_rc[i] != 0) {
-                uint64_t at = chunk_start + i;
-                /* A signature failure earlier than the recorded one wins. */
-                if (r->valid || (r->bad_record >= 0 && (uint64_t) r->bad_record > at)) {
-                    r->valid = 1;
-                    r->related_record = -1;
-                    s_fail(r, COFAB_EBADSIG, (int64_t) at, -1,
-                           "record %llu: %s envelope's signature does not verify",
-                           (unsigned long long) at,
-                           envelope_kind_name(chunk.envs[i].kind));
-                }
+            s_check_record(&a, &c->items[i]);
+            a.pos++; /* checked, whatever the verdict */
+            if (!r->valid)
                 break;
-            }
         }
-        r->records = pos;
+        audit_s_pool_release(pool);
+        r->records = a.pos;
         if (opts.progress)
-            opts.progress(opts.progress_ctx, pos, total);
+            opts.progress(opts.progress_ctx, a.pos, total);
+        if (!r->valid)
+            break;
     }
     /* Checkpoints at the final size, and any that claim more than exists. */
-    for (; r->valid && next_cp < cps.n; next_cp++) {
-        if (cps.items[next_cp].size != pos) {
-            s_fail(r, COFAB_ERANGE, (int64_t) pos, (int64_t) cps.items[next_cp].size,
-                   "checkpoint %llu: claims more records than the ledger holds (%llu)",
-                   (unsigned long long) cps.items[next_cp].size, (unsigned long long) pos);
-            break;
-        }
-        s_check_checkpoint(r, &cps.items[next_cp], &f, head, note);
-    }
-    if (r->valid && pos != total)
-        s_fail(r, COFAB_ECHAIN, (int64_t) pos, -1, "ledger size changed during the audit");
-    merkle_frontier_root(&f, r->root);
-    r->authors = authors.count;
+    s_check_checkpoints_here(&a);
+    if (r->valid && a.next_cp < a.cps.n)
+        s_fail(r, COFAB_ERANGE, (int64_t) a.pos, (int64_t) a.cps.items[a.next_cp].size,
+               "checkpoint %llu: claims more records than the ledger holds (%llu)",
+               (unsigned long long) a.cps.items[a.next_cp].size, (unsigned long long) a.pos);
+    if (r->valid && a.pos != total)
+        s_fail(r, COFAB_ECHAIN, (int64_t) a.pos, -1, "ledger size changed during the audit");
+    merkle_frontier_root(&a.f, r->root);
     rc = 0;
 out:
-    ledger_iter_destroy(&it);
-    for (size_t i = 0; i < cps.n; i++)
-        free(cps.items[i].note);
-    free(cps.items);
-    free(authors.slots);
-    free(chunk.envs);
-    free(chunk.ok);
-    free(chunk.sig_rc);
-    free(note);
+    /* Workers only ever read chunk copies, never the iterator's map. */
+    audit_s_pool_destroy(&pool);
+    ledger_iter_destroy(&a.it);
+    r->authors = a.authors.count;
+    for (size_t i = 0; i < a.cps.n; i++)
+        free(a.cps.items[i].note);
+    free(a.cps.items);
+    free(a.authors.slots);
+    free(a.note);
     return rc;
 }

@@ -210,6 +210,10 @@ struct ledger_iter_t {
     MDB_cursor *cur;      /* position in the records database */
     uint64_t from;        /* first position wanted */
     int started;          /* 0 until the first call positioned the cursor */
+    /* ledger_iter_tree_next(): one cursor per tree level, opened on first
+     * use, and where it sits (index + 1; 0 when not on a known node). */
+    MDB_cursor *tree_cur[MERKLE_MAX_LEVELS];
+    uint64_t tree_at[MERKLE_MAX_LEVELS];
 };
 
 ledger_iter_t *
@@ -269,12 +273,55 @@ ledger_iter_tree_node(ledger_iter_t *it, unsigned level, uint64_t index, uint8_t
     return ledger_s_tree_get(&ctx, level, index, out);
 }
 
+int
+ledger_iter_tree_next(ledger_iter_t *it, unsigned level, uint64_t index, uint8_t out[32])
+{
+    if (!it || !out || level >= MERKLE_MAX_LEVELS || index >> 56)
+        return COFAB_EINVAL;
+    MDB_cursor **cur = &it->tree_cur[level];
+    if (!*cur) {
+        int rc = ledger_s_mdb_error(mdb_cursor_open(it->txn, it->ledger->tree, cur));
+        if (rc != 0) {
+            *cur = NULL;
+            return rc;
+        }
+        it->tree_at[level] = 0;
+    }
+    uint8_t k[8];
+    ledger_s_tree_key(k, level, index);
+    MDB_val key = {8, k}, val;
+    int mrc = MDB_NOTFOUND;
+    /* The next index is usually the cursor's next entry: one step instead
+     * of a search from the root. Anything else (a gap, another order)
+     * falls back to seeking the exact key. */
+    if (it->tree_at[level] && it->tree_at[level] == index) {
+        MDB_val got;
+        mrc = mdb_cursor_get(*cur, &got, &val, MDB_NEXT);
+        if (mrc == 0 && (got.mv_size != 8 || memcmp(got.mv_data, k, 8) != 0))
+            mrc = MDB_NOTFOUND;
+    }
+    if (mrc != 0)
+        mrc = mdb_cursor_get(*cur, &key, &val, MDB_SET_KEY);
+    if (mrc != 0) {
+        it->tree_at[level] = 0;
+        return ledger_s_mdb_error(mrc);
+    }
+    it->tree_at[level] = index + 1;
+    if (val.mv_size != 32)
+        return COFAB_ESTORE;
+    memcpy(out, val.mv_data, 32);
+    return 0;
+}
+
 void
 ledger_iter_destroy(ledger_iter_t **it_p)
 {
     if (!it_p || !*it_p)
         return;
     ledger_iter_t *it = *it_p;
+    for (unsigned l = 0; l < MERKLE_MAX_LEVELS; l++)
+        if (it->tree_cur[l])
+            mdb_cursor_close(it->tree_cur[l]);
     if (it->cur)
         mdb_cursor_close(it->cur);
     ledger_s_read_end(it->ledger, &it->txn);

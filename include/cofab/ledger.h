@@ -261,6 +261,17 @@ int ledger_iter_next(ledger_iter_t *it, uint64_t *seq, const uint8_t **bytes, si
  * transaction, so it is consistent with the records it returns. */
 int ledger_iter_tree_node(ledger_iter_t *it, unsigned level, uint64_t index, uint8_t out[32]);
 
+/* Same result as ledger_iter_tree_node(), made for readers that walk each
+ * level in increasing index order (an auditor replaying the tree): the
+ * iterator keeps one cursor per level (opened on first use, closed by
+ * ledger_iter_destroy()), so reading index i + 1 right after index i of
+ * the same level is one cursor step, not a search from the root. Any
+ * other order still works, at the cost of a search. level must be below
+ * MERKLE_MAX_LEVELS and index below 2^56 (the key's top byte is the
+ * level). Returns 0, COFAB_ENOTFOUND (no such node), COFAB_ESTORE
+ * (damaged store), COFAB_EINVAL. */
+int ledger_iter_tree_next(ledger_iter_t *it, unsigned level, uint64_t index, uint8_t out[32]);
+
 /* Ends the read transaction; safe on NULL and twice. */
 void ledger_iter_destroy(ledger_iter_t **it_p);
 
