@@ -194,7 +194,6 @@ hub_new(const config_hub_t *cfg)
     self->zctx = zmq_ctx_new();
     if (!self->buckets || !self->zctx)
         goto fail;
-    snprintf(self->ep_verify, sizeof self->ep_verify, "inproc://hub-%p-verify", (void *) self);
     snprintf(self->ep_write, sizeof self->ep_write, "inproc://hub-%p-write", (void *) self);
     snprintf(self->ep_reply, sizeof self->ep_reply, "inproc://hub-%p-reply", (void *) self);
     /* ZAP first: no connection may be accepted before it can be checked. */
@@ -203,14 +202,21 @@ hub_new(const config_hub_t *cfg)
         goto fail;
     self->router = s_bind(self, ZMQ_ROUTER, cfg->submit, self->submit_ep);
     self->pub = s_bind(self, ZMQ_PUB, cfg->feed, self->feed_ep);
-    self->to_verify = zmq_socket(self->zctx, ZMQ_PUSH);
     self->replies = zmq_socket(self->zctx, ZMQ_PULL);
-    if (!self->router || !self->pub || !self->to_verify || !self->replies ||
-        zmq_bind(self->to_verify, self->ep_verify) != 0 ||
-        zmq_bind(self->replies, self->ep_reply) != 0)
+    if (!self->router || !self->pub || !self->replies || zmq_bind(self->replies, self->ep_reply) != 0)
         goto fail;
     int linger = 0;
-    zmq_setsockopt(self->to_verify, ZMQ_LINGER, &linger, sizeof linger);
+    self->nverify = cfg->verify_threads ? cfg->verify_threads : 2;
+    if (self->nverify > HUB_MAX_VERIFIERS)
+        self->nverify = HUB_MAX_VERIFIERS;
+    for (unsigned i = 0; i < self->nverify; i++) {
+        snprintf(self->ep_verify[i], sizeof self->ep_verify[i], "inproc://hub-%p-verify-%u",
+                 (void *) self, i);
+        self->to_verify[i] = zmq_socket(self->zctx, ZMQ_PUSH);
+        if (!self->to_verify[i] || zmq_bind(self->to_verify[i], self->ep_verify[i]) != 0)
+            goto fail;
+        zmq_setsockopt(self->to_verify[i], ZMQ_LINGER, &linger, sizeof linger);
+    }
     zmq_setsockopt(self->replies, ZMQ_LINGER, &linger, sizeof linger);
     hub_log("serving %s on %s (feed %s), ledger size %llu", cfg->origin, self->submit_ep,
             self->feed_ep, (unsigned long long) ledger_size(self->ledger));
@@ -255,8 +261,9 @@ hub_destroy(hub_t **self_p)
         zmq_close(self->router);
     if (self->pub)
         zmq_close(self->pub);
-    if (self->to_verify)
-        zmq_close(self->to_verify);
+    for (unsigned i = 0; i < HUB_MAX_VERIFIERS; i++)
+        if (self->to_verify[i])
+            zmq_close(self->to_verify[i]);
     if (self->replies)
         zmq_close(self->replies);
     net_zap_destroy(&self->zap);

@@ -19,6 +19,12 @@
 /* Jobs on the inproc pipes: first frame is one of these. */
 enum { HUB_JOB_ENVELOPE = 'E', HUB_JOB_COSIGN = 'C' };
 
+/* What a verifier thread is started with. */
+typedef struct {
+    struct hub_t *hub;      /* its hub */
+    unsigned index;         /* which verifier pipe it reads */
+} hub_verifier_arg_t;
+
 /* One customer key's token bucket. */
 typedef struct {
     uint8_t key[32];       /* customer transport key, zeros = free slot */
@@ -35,15 +41,19 @@ struct hub_t {
     net_zap_t *zap;                     /* authentication thread */
     void *router;                       /* ROUTER, caller's thread only */
     void *pub;                          /* PUB feed, writer thread only */
-    void *to_verify;                    /* PUSH to verifiers, router thread */
+    /* One PUSH per verifier, router thread: an author's envelopes always go
+     * to the same verifier, so they reach the writer in the order sent. */
+    void *to_verify[HUB_MAX_VERIFIERS];
+    unsigned nverify;                   /* verifier pipes bound */
     void *replies;                      /* PULL of replies, router thread */
-    char ep_verify[HUB_ENDPOINT_MAX];   /* inproc endpoints, unique per hub */
+    char ep_verify[HUB_MAX_VERIFIERS][HUB_ENDPOINT_MAX]; /* inproc endpoints, unique per hub */
     char ep_write[HUB_ENDPOINT_MAX];
     char ep_reply[HUB_ENDPOINT_MAX];
     char submit_ep[HUB_ENDPOINT_MAX];   /* bound endpoints */
     char feed_ep[HUB_ENDPOINT_MAX];
     pthread_t writer;                   /* writer thread */
     pthread_t verifiers[HUB_MAX_VERIFIERS];
+    hub_verifier_arg_t vargs[HUB_MAX_VERIFIERS]; /* thread arguments */
     unsigned nverifiers;                /* started */
     int writer_started;                 /* 1 once the writer runs */
     atomic_int stop;                    /* set to end the threads */

@@ -214,11 +214,18 @@ s_hand_off(hub_t *self, const net_msg_t *m, uint8_t job)
 {
     uint8_t rid[8];
     util_put_be64(rid, m->request_id);
-    zmq_send(self->to_verify, &job, 1, ZMQ_SNDMORE);
-    zmq_send(self->to_verify, m->identity, m->identity_len, ZMQ_SNDMORE);
-    zmq_send(self->to_verify, rid, 8, ZMQ_SNDMORE);
-    zmq_send(self->to_verify, m->user_id, strlen(m->user_id), ZMQ_SNDMORE);
-    zmq_send(self->to_verify, m->body, m->len, 0);
+    /* Pick the verifier by the author key (envelope bytes 4..35; anything
+     * shorter is refused by the verifier anyway), so one author's
+     * envelopes are verified, and reach the writer, in the order sent. */
+    unsigned v = 0;
+    if (job == HUB_JOB_ENVELOPE && m->len >= 36)
+        v = (unsigned) (util_get_be32(m->body + 4) % self->nverify);
+    void *pipe = self->to_verify[v];
+    zmq_send(pipe, &job, 1, ZMQ_SNDMORE);
+    zmq_send(pipe, m->identity, m->identity_len, ZMQ_SNDMORE);
+    zmq_send(pipe, rid, 8, ZMQ_SNDMORE);
+    zmq_send(pipe, m->user_id, strlen(m->user_id), ZMQ_SNDMORE);
+    zmq_send(pipe, m->body, m->len, 0);
 }
 
 static void
@@ -301,14 +308,12 @@ s_forward_reply(hub_t *self)
 int
 hub_run(hub_t *self, volatile sig_atomic_t *stop)
 {
-    unsigned want = self->cfg.verify_threads ? self->cfg.verify_threads : 2;
-    if (want > HUB_MAX_VERIFIERS)
-        want = HUB_MAX_VERIFIERS;
     if (pthread_create(&self->writer, NULL, hub_writer_thread, self) != 0)
         return COFAB_ENOMEM;
     self->writer_started = 1;
-    for (unsigned i = 0; i < want; i++) {
-        if (pthread_create(&self->verifiers[i], NULL, hub_verifier_thread, self) != 0)
+    for (unsigned i = 0; i < self->nverify; i++) {
+        self->vargs[i] = (hub_verifier_arg_t){self, i};
+        if (pthread_create(&self->verifiers[i], NULL, hub_verifier_thread, &self->vargs[i]) != 0)
             return COFAB_ENOMEM;
         self->nverifiers++;
     }

@@ -118,7 +118,8 @@ s_check_sender(hub_t *self, const char *user_id, size_t uid_len, const envelope_
 void *
 hub_verifier_thread(void *arg)
 {
-    hub_t *self = arg;
+    hub_verifier_arg_t *va = arg;
+    hub_t *self = va->hub;
     void *in = zmq_socket(self->zctx, ZMQ_PULL);
     void *out = zmq_socket(self->zctx, ZMQ_PUSH);
     void *rep = zmq_socket(self->zctx, ZMQ_PUSH);
@@ -127,7 +128,7 @@ hub_verifier_thread(void *arg)
     zmq_setsockopt(in, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(rep, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_connect(in, self->ep_verify);
+    zmq_connect(in, self->ep_verify[va->index]);
     zmq_connect(out, self->ep_write);
     zmq_connect(rep, self->ep_reply);
     while (!atomic_load(&self->stop)) {
