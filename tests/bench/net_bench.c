@@ -33,6 +33,7 @@
 #define S_CUSTOMERS 40         /* customer keys in the saturated phase, split over clients */
 #define S_PER_CLIENT (S_CUSTOMERS / S_CLIENTS)
 #define S_WINDOW 64            /* most requests in flight per client */
+#define S_PER_AUTHOR 16        /* most requests in flight per customer */
 #define S_THREADS 2            /* the box has 2 cores: the limit is a 2-core figure */
 #define S_SIGNED 232           /* bytes per verify-limit message, as ledger_bench */
 #define S_VERIFY_MSGS 64       /* distinct messages cycled by the verify loop */
@@ -312,9 +313,8 @@ s_set_free(s_set_t *s)
 }
 
 /* Sends the set in index order with up to S_WINDOW requests in flight and
- * at most one per customer (the hub verifies on several threads, so two
- * envelopes of one author in flight could reach the writer out of chain
- * order). rate > 0: envelope i is due at t0 + i / rate (open loop) and its
+ * at most S_PER_AUTHOR per customer (the hub routes an author's envelopes
+ * through one verifier, so they reach the writer in the order sent). rate > 0: envelope i is due at t0 + i / rate (open loop) and its
  * latency counts from then, so queueing behind a slow ack is not hidden.
  * lat (room n, may be NULL) gets per-envelope ack latency in ns. */
 static int
@@ -335,7 +335,7 @@ s_pump(void *sock, const s_set_t *s, double rate, uint64_t deadline_ns, uint64_t
             rc = COFAB_ENET;
             break;
         }
-        while (next < s->n && inflight < S_WINDOW && !busy[next % s->ncust]) {
+        while (next < s->n && inflight < S_WINDOW && busy[next % s->ncust] < S_PER_AUTHOR) {
             uint64_t due = rate > 0 ? t0 + (uint64_t) ((double) next * 1e9 / rate) : now;
             if (due > util_mono_ns())
                 break;
@@ -344,7 +344,7 @@ s_pump(void *sock, const s_set_t *s, double rate, uint64_t deadline_ns, uint64_t
                           s->lens[next]);
             if (rc != 0)
                 break;
-            busy[next % s->ncust] = 1;
+            busy[next % s->ncust]++;
             inflight++;
             next++;
         }
@@ -357,7 +357,7 @@ s_pump(void *sock, const s_set_t *s, double rate, uint64_t deadline_ns, uint64_t
             break;
         }
         uint64_t idx = m.request_id - 1, t_ack = util_mono_ns();
-        if (m.request_id == 0 || idx >= next || !busy[idx % s->ncust] || sent_ns[idx] == 0) {
+        if (m.request_id == 0 || idx >= next || busy[idx % s->ncust] == 0 || sent_ns[idx] == 0) {
             fprintf(stderr, "net_bench client: unexpected reply id %llu\n",
                     (unsigned long long) m.request_id);
             rc = COFAB_EMALFORMED;
@@ -378,7 +378,7 @@ s_pump(void *sock, const s_set_t *s, double rate, uint64_t deadline_ns, uint64_t
             if (lat)
                 lat[out->nlat++] = t_ack - sent_ns[idx];
             sent_ns[idx] = 0;
-            busy[idx % s->ncust] = 0;
+            busy[idx % s->ncust]--;
             inflight--;
             finished++;
             out->t1_ns = t_ack;
