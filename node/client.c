@@ -566,3 +566,15 @@ client_order_status(client_t *self, const client_trust_t *trust, const uint8_t s
     free(s);
     return rc;
 }
+
+void
+client_report_failure(const char *prog, const char *endpoint, int timeout_ms, int rc,
+                      const char *reason)
+{
+    if (rc == COFAB_ENET)
+        fprintf(stderr, "%s: hub %s unreachable: no answer within %d s\n", prog, endpoint,
+                timeout_ms / 1000);
+    else
+        fprintf(stderr, "%s: refused by the hub (%s): %s\n", prog, cofab_errname(rc),
+                reason ? reason : "");
+}

@@ -107,11 +107,8 @@ s_run(int add, int argc, char **argv)
     else if (rc == 0)
         printf("removed %s (key %s) at position %llu\n", member.name, keyid,
                (unsigned long long) pos);
-    else if (rc == COFAB_ENET)
-        fprintf(stderr, "%s: hub %s unreachable: no answer within %d s\n", prog, a.hub,
-                a.timeout_ms / 1000);
     else
-        fprintf(stderr, "%s: refused by the hub (%s): %s\n", prog, cofab_errname(rc), reason);
+        client_report_failure(prog, a.hub, a.timeout_ms, rc, reason);
     client_destroy(&client);
     keys_destroy(&keys);
     free(payload);

@@ -362,11 +362,8 @@ s_submit(int argc, char **argv)
         printf("{\"order\": \"%s\", \"position\": %llu}\n", hex, (unsigned long long) pos);
     else if (rc == 0)
         printf("%s\n", hex);
-    else if (rc == COFAB_ENET)
-        fprintf(stderr, "%s: hub %s unreachable: no answer within %d s\n", prog, a.hub,
-                a.timeout_ms / 1000);
     else
-        fprintf(stderr, "%s: refused by the hub (%s): %s\n", prog, cofab_errname(rc), reason);
+        client_report_failure(prog, a.hub, a.timeout_ms, rc, reason);
     client_destroy(&client);
     keys_destroy(&keys);
     free(payload);
@@ -418,11 +415,8 @@ s_cancel(int argc, char **argv)
                argv[a.first_arg], (unsigned long long) pos);
     else if (rc == 0)
         printf("cancelled %s at position %llu\n", argv[a.first_arg], (unsigned long long) pos);
-    else if (rc == COFAB_ENET)
-        fprintf(stderr, "%s: hub %s unreachable: no answer within %d s\n", prog, a.hub,
-                a.timeout_ms / 1000);
     else
-        fprintf(stderr, "%s: refused by the hub (%s): %s\n", prog, cofab_errname(rc), reason);
+        client_report_failure(prog, a.hub, a.timeout_ms, rc, reason);
     client_destroy(&client);
     keys_destroy(&keys);
     free(payload);

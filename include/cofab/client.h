@@ -223,6 +223,11 @@ int order_main(int argc, char **argv);
 /* `cofab member add|remove` (node/cmd_member.c). */
 int member_main(int argc, char **argv);
 
+/* Prints why a request to the hub at endpoint failed (rc != 0): "unreachable"
+ * for COFAB_ENET after timeout_ms, else the hub's refusal and reason. */
+void client_report_failure(const char *prog, const char *endpoint, int timeout_ms, int rc,
+                           const char *reason);
+
 #ifdef __cplusplus
 }
 #endif
