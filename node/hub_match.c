@@ -165,13 +165,20 @@ hub_match_round(hub_t *self, void *pub, uint64_t now_ms)
         return appended > 0 ? appended : 0;
     }
     rc = matcher_solve(match_input_problem(in), match_input_params(in), &r);
+    /* One line per round, not per order: unplaced orders stay pending and
+     * would otherwise be reported again on every round. */
+    uint32_t unplaced = 0;
+    const matcher_order_result_t *first = NULL;
     for (uint32_t i = 0; rc == 0 && i < matcher_result_norders(r); i++) {
         const matcher_order_result_t *o = matcher_result_order(r, i);
-        if (o->status != MATCHER_PLACED) {
-            char hex[17];
-            sodium_bin2hex(hex, sizeof hex, o->id, 8);
-            hub_log("order %s… not placed: %s", hex, matcher_status_name(o->status));
-        }
+        if (o->status != MATCHER_PLACED && unplaced++ == 0)
+            first = o;
+    }
+    if (first) {
+        char hex[17];
+        sodium_bin2hex(hex, sizeof hex, first->id, 8);
+        hub_log("%u order(s) not placed this round (first: %s…, %s)", unplaced, hex,
+                matcher_status_name(first->status));
     }
     if (rc == 0)
         rc = s_append_assignments(self, pub, in, r);
