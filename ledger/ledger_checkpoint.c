@@ -28,16 +28,10 @@ s_check_latest(ledger_t *self, MDB_txn *txn, uint64_t size)
     rc = ledger_s_mdb_error(mrc);
     if (rc != 0)
         goto out;
-    note_t *note = malloc(sizeof *note);
-    if (!note) {
-        rc = COFAB_ENOMEM;
-        goto out;
-    }
     checkpoint_t old;
-    rc = note_parse(note, val.mv_data, val.mv_size);
-    if (rc == 0)
-        rc = checkpoint_parse(&old, note->body, note->body_len);
-    free(note);
+    rc = checkpoint_from_note(&old, val.mv_data, val.mv_size);
+    if (rc == COFAB_ENOMEM)
+        goto out;
     if (rc != 0) {
         rc = COFAB_EINCONSISTENT;
         goto out;

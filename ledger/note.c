@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -672,4 +673,19 @@ note_verify_cosignature(const note_t *note, const char *name, const uint8_t pk[3
     if (timestamp)
         *timestamp = first_ts;
     return 0;
+}
+
+int
+checkpoint_from_note(checkpoint_t *cp, const char *text, size_t len)
+{
+    if (!cp || !text)
+        return COFAB_EINVAL;
+    note_t *note = malloc(sizeof *note); /* ~19 KB: too big for every stack */
+    if (!note)
+        return COFAB_ENOMEM;
+    int rc = note_parse(note, text, len);
+    if (rc == 0)
+        rc = checkpoint_parse(cp, note->body, note->body_len);
+    free(note);
+    return rc;
 }

@@ -158,14 +158,8 @@ s_verify(int argc, char **argv)
 static int
 s_latest(ledger_t *ledger, char *note_text, size_t len, checkpoint_t *cp)
 {
-    note_t *note = malloc(sizeof *note);
-    int rc = note ? ledger_checkpoint_latest(ledger, note_text, len) : COFAB_ENOMEM;
-    if (rc == 0)
-        rc = note_parse(note, note_text, strlen(note_text));
-    if (rc == 0)
-        rc = checkpoint_parse(cp, note->body, note->body_len);
-    free(note);
-    return rc;
+    int rc = ledger_checkpoint_latest(ledger, note_text, len);
+    return rc ? rc : checkpoint_from_note(cp, note_text, strlen(note_text));
 }
 
 static json_t *

@@ -118,16 +118,12 @@ s_get_subject(hub_t *self, const net_msg_t *m)
         return;
     }
     char note[LEDGER_CHECKPOINT_MAX];
-    note_t *parsed = malloc(sizeof *parsed);
     checkpoint_t cp;
     uint64_t seqs[WIRE_MAX_SUBJECT_RECORDS];
     size_t n = 0;
-    int rc = parsed ? ledger_checkpoint_latest(self->ledger, note, sizeof note) : COFAB_ENOMEM;
+    int rc = ledger_checkpoint_latest(self->ledger, note, sizeof note);
     if (rc == 0)
-        rc = note_parse(parsed, note, strlen(note));
-    if (rc == 0)
-        rc = checkpoint_parse(&cp, parsed->body, parsed->body_len);
-    free(parsed);
+        rc = checkpoint_from_note(&cp, note, strlen(note));
     if (rc == 0)
         rc = ledger_subject_records(self->ledger, m->body, 0, seqs, WIRE_MAX_SUBJECT_RECORDS, &n);
     if (rc == 0 && n == 0)

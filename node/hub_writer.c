@@ -353,14 +353,10 @@ hub_writer_thread(void *arg)
     s_job_t *jobs = calloc(max, sizeof *jobs);
     uint64_t last_cp_size = 0, last_cp_ms = 0, last_match_ms = 0;
     char note[LEDGER_CHECKPOINT_MAX];
-    if (ledger_checkpoint_latest(self->ledger, note, sizeof note) == 0) {
-        note_t *p = malloc(sizeof *p);
-        checkpoint_t cp;
-        if (p && note_parse(p, note, strlen(note)) == 0 &&
-            checkpoint_parse(&cp, p->body, p->body_len) == 0)
-            last_cp_size = cp.size;
-        free(p);
-    }
+    checkpoint_t cp;
+    if (ledger_checkpoint_latest(self->ledger, note, sizeof note) == 0 &&
+        checkpoint_from_note(&cp, note, strlen(note)) == 0)
+        last_cp_size = cp.size;
     while (jobs && !atomic_load(&self->stop)) {
         zmq_pollitem_t item = {in, 0, ZMQ_POLLIN, 0};
         zmq_poll(&item, 1, 20);

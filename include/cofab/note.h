@@ -138,6 +138,11 @@ int checkpoint_format(const checkpoint_t *cp, char *out, size_t out_len, size_t 
  * (over NOTE_MAX_LEN) or COFAB_EMALFORMED. */
 int checkpoint_parse(checkpoint_t *cp, const char *body, size_t body_len);
 
+/* Parses the checkpoint body of a signed note's text WITHOUT checking any
+ * signature (for notes this process stored or already verified). Returns
+ * 0, COFAB_ENOMEM, or note_parse()/checkpoint_parse() errors. */
+int checkpoint_from_note(checkpoint_t *cp, const char *text, size_t len);
+
 /* Appends a cosignature/v1 line by the witness key (name, sk) over the note's
  * checkpoint body at time `timestamp` (seconds since the epoch, at most
  * 2^63-1) to the signed note in `signed_note`, writing the result to out;
