@@ -314,9 +314,10 @@ audit_main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } verbs[] = {{"verify", s_verify}, {"prove", s_prove}, {"consistency", s_consistency}};
+    } verbs[] = {{"verify", s_verify}, {"prove", s_prove}, {"consistency", s_consistency},
+                 {"export", audit_export_main}};
     if (argc < 2) {
-        fprintf(stderr, "usage: cofab audit verify|prove|consistency [options]\n");
+        fprintf(stderr, "usage: cofab audit verify|prove|consistency|export [options]\n");
         return CLI_USAGE;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)

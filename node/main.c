@@ -25,6 +25,7 @@ static const s_command_t s_commands[] = {
     {"factory", factory_main, "operator requests to the local node: accept, decline, progress"},
     {"order", order_main, "submit, follow (verified) and cancel orders"},
     {"member", member_main, "add or remove an alliance member (operator)"},
+    {"demo", demo_main, "run a hub and five factories on 127.0.0.1 through real orders and an audit"},
 };
 
 static void

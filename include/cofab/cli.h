@@ -22,6 +22,10 @@ int keygen_main(int argc, char **argv);
 int ledger_main(int argc, char **argv);
 int audit_main(int argc, char **argv);
 int match_main(int argc, char **argv);
+/* `cofab audit export` (node/cmd_export.c), reached through audit_main. */
+int audit_export_main(int argc, char **argv);
+/* `cofab demo` (node/cmd_demo.c). */
+int demo_main(int argc, char **argv);
 
 /* Loads a secret key file, printing a clear message on failure (never the
  * key). Returns NULL on failure. */
