@@ -43,23 +43,31 @@ typedef struct {
 
 /* The attribute lets the compiler check every call's format (and accept
  * the non-literal one passed on to vsnprintf). */
-__attribute__((format(printf, 5, 6))) static void
-s_fail(audit_report_t *r, int code, int64_t record, int64_t cp, const char *fmt, ...);
+__attribute__((format(printf, 6, 7))) static void
+s_fail_at(audit_report_t *r, int code, int64_t record, int64_t cp, int64_t related,
+          const char *fmt, ...);
 
+/* Records a failure unless one at an earlier (or the same) position is
+ * already known: the hook judges records in batches, so a failure it
+ * finds may arrive after one at a later position. */
 static void
-s_fail(audit_report_t *r, int code, int64_t record, int64_t cp, const char *fmt, ...)
+s_fail_at(audit_report_t *r, int code, int64_t record, int64_t cp, int64_t related,
+          const char *fmt, ...)
 {
-    if (!r->valid)
-        return; /* keep the first failure */
+    if (!r->valid && (record < 0 || r->bad_record < 0 || record >= r->bad_record))
+        return;
     r->valid = 0;
     r->code = code;
     r->bad_record = record;
     r->bad_checkpoint = cp;
+    r->related_record = related;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->reason, sizeof r->reason, fmt, ap);
     va_end(ap);
 }
+
+#define s_fail(r, code, record, cp, ...) s_fail_at(r, code, record, cp, -1, __VA_ARGS__)
 
 static s_author_t *
 s_author_slot(s_authors_t *t, const uint8_t pk[32])
@@ -112,10 +120,11 @@ s_collect_cp(void *ctx, uint64_t size, const char *note, size_t len)
     return 0;
 }
 
-/* Checks one stored checkpoint against the tree recomputed up to its size. */
+/* Checks one stored checkpoint against the tree recomputed up to its size,
+ * and its witnesses' cosignatures against the policy. */
 static void
 s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t *f,
-                   const uint8_t head[32], note_t *note)
+                   const uint8_t head[32], note_t *note, const witness_policy_t *policy)
 {
     checkpoint_t c;
     int64_t at = (int64_t) cp->size;
@@ -154,13 +163,28 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
                (unsigned long long) cp->size);
         return;
     }
+    uint32_t cosigned = 0;
+    int forged = -1;
+    if (witness_policy_count(policy, note, &cosigned, &forged) != 0) {
+        s_fail(r, COFAB_EBADSIG, rec, at, "checkpoint %llu: cosignature by witness %s does not verify",
+               (unsigned long long) cp->size, policy->witnesses[forged].name);
+        return;
+    }
+    if (r->checkpoints && r->latest_cosigned < policy->quorum)
+        r->below_quorum++; /* the one before this: no longer the latest */
+    if (cosigned >= policy->quorum)
+        r->witnessed_size = c.size;
     r->checkpoints++;
     r->latest = c;
+    r->latest_cosigned = cosigned;
 }
 
 /* What the in-order pass carries from one record to the next. */
 typedef struct {
     audit_report_t *r;        /* the verdict being built */
+    ledger_t *ledger;         /* the ledger audited */
+    const audit_hook_t *hook; /* caller's in-order checks, or NULL */
+    witness_policy_t policy;  /* witnesses and quorum */
     ledger_iter_t *it;        /* records and stored tree, one read transaction */
     s_authors_t authors;      /* last envelope per author */
     s_cps_t cps;              /* stored checkpoints, by increasing size */
@@ -192,7 +216,29 @@ static void
 s_check_checkpoints_here(s_audit_t *a)
 {
     while (a->r->valid && a->next_cp < a->cps.n && a->cps.items[a->next_cp].size == a->pos)
-        s_check_checkpoint(a->r, &a->cps.items[a->next_cp++], &a->f, a->head, a->note);
+        s_check_checkpoint(a->r, &a->cps.items[a->next_cp++], &a->f, a->head, a->note,
+                           &a->policy);
+}
+
+/* Position of the earlier envelope an author's reused sequence number
+ * points at, as evidence of a fork: the author index says where, and the
+ * record there must really be that author's envelope of that number. */
+static int64_t
+s_author_find(s_audit_t *a, const uint8_t author[32], uint64_t author_seq)
+{
+    uint64_t seq;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ledger_record_t rec;
+    envelope_t e;
+    int64_t found = -1;
+    if (ledger_author_find(a->ledger, author, author_seq, &seq) == 0 && seq < a->pos &&
+        ledger_get(a->ledger, seq, &buf, &len) == 0 && ledger_record_decode(&rec, buf, len) == 0 &&
+        envelope_decode(&e, rec.envelope, rec.envelope_len) == 0 &&
+        sodium_memcmp(e.author, author, 32) == 0 && e.author_seq == author_seq)
+        found = (int64_t) seq;
+    free(buf);
+    return found;
 }
 
 /* The checks of record a->pos that depend on the records before it, in
@@ -253,9 +299,10 @@ s_check_record(s_audit_t *a, const audit_s_item_t *item)
     }
     if (e->author_seq != au->last_seq + 1) {
         int code = e->author_seq <= au->last_seq ? COFAB_EFORK : COFAB_EGAP;
-        if (code == COFAB_EFORK && r->valid) /* only for the failure reported */
-            r->related_record = (int64_t) au->last_pos;
-        s_fail(r, code, at, -1, "record %llu: author sequence %llu after %llu (%s)",
+        int64_t related = code == COFAB_EFORK ? s_author_find(a, e->author, e->author_seq) : -1;
+        if (related < 0 && code == COFAB_EFORK && e->author_seq == au->last_seq)
+            related = (int64_t) au->last_pos;
+        s_fail_at(r, code, at, -1, related, "record %llu: author sequence %llu after %llu (%s)",
                (unsigned long long) pos, (unsigned long long) e->author_seq,
                (unsigned long long) au->last_seq,
                code == COFAB_EFORK ? "the author's sequence was reused: forked author"
@@ -263,9 +310,7 @@ s_check_record(s_audit_t *a, const audit_s_item_t *item)
         return;
     }
     if (au->last_seq && sodium_memcmp(e->author_prev, au->last_hash, 32) != 0) {
-        if (r->valid)
-            r->related_record = (int64_t) au->last_pos;
-        s_fail(r, COFAB_ECHAIN, at, -1,
+        s_fail_at(r, COFAB_ECHAIN, at, -1, (int64_t) au->last_pos,
                "record %llu: author's previous-envelope hash does not match record %llu",
                (unsigned long long) pos, (unsigned long long) au->last_pos);
         return;
@@ -276,6 +321,33 @@ s_check_record(s_audit_t *a, const audit_s_item_t *item)
     if (item->sig_rc != 0)
         s_fail(r, COFAB_EBADSIG, at, -1, "record %llu: %s envelope's signature does not verify",
                (unsigned long long) pos, envelope_kind_name(e->kind));
+}
+
+/* Hands a record that passed every check to the caller's hook. */
+static int
+s_hook_record(s_audit_t *a, const audit_s_item_t *item)
+{
+    char why[sizeof a->r->reason] = "";
+    int64_t bad = (int64_t) a->pos, related = -1;
+    int rc = a->hook->record(a->hook->ctx, a->pos, &item->rec, &item->env, why, sizeof why, &bad,
+                             &related);
+    if (rc == 0 || rc <= COFAB_EIO)
+        return rc;
+    s_fail_at(a->r, rc, bad, -1, related, "%s", why);
+    return 0;
+}
+
+/* Lets the hook judge what it has batched. */
+static int
+s_hook_flush(s_audit_t *a, int final)
+{
+    char why[sizeof a->r->reason] = "";
+    int64_t bad = -1, related = -1;
+    int rc = a->hook->flush(a->hook->ctx, final, why, sizeof why, &bad, &related);
+    if (rc == 0 || rc <= COFAB_EIO)
+        return rc;
+    s_fail_at(a->r, rc, bad, -1, related, "%s", why);
+    return 0;
 }
 
 /* A record read from the iterator but not yet copied into a chunk. */
@@ -322,7 +394,8 @@ s_fill(ledger_iter_t *it, audit_s_chunk_t *c, s_pending_t *pending, int *at_end)
 
 /* Reads the hub key and origin from the genesis record. */
 static int
-s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts)
+s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
+               witness_policy_t *policy)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -352,6 +425,19 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts)
     }
     snprintf(r->origin, sizeof r->origin, "%s", g.origin);
     r->hub = g.hub;
+    if (opts->policy)
+        *policy = *opts->policy;
+    else
+        witness_policy_from_genesis(policy, &g);
+    r->witnesses = policy->n;
+    r->quorum = policy->quorum;
+    /* A policy's `log` line pins the hub key like --hub-key does. */
+    if (opts->policy && opts->policy->has_log && !opts->hub_key &&
+        (sodium_memcmp(opts->policy->log.pk, g.hub.pk, 32) != 0 ||
+         strcmp(opts->policy->log.name, g.hub.name) != 0))
+        s_fail(r, COFAB_EKEYMISMATCH, 0, -1,
+               "record 0: genesis names hub key %s, not the policy's log key %s", g.hub.name,
+               opts->policy->log.name);
     if (opts->hub_key && (sodium_memcmp(opts->hub_key->pk, g.hub.pk, 32) != 0 ||
                           strcmp(opts->hub_key->name, g.hub.name) != 0)) {
         s_fail(r, COFAB_EKEYMISMATCH, 0, -1,
@@ -384,7 +470,7 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
     r->bad_record = r->bad_checkpoint = r->related_record = -1;
 
     int rc = 0;
-    s_audit_t a = {.r = r};
+    s_audit_t a = {.r = r, .ledger = ledger, .hook = opts.hook};
     audit_s_pool_t *pool = NULL;
     s_pending_t pending = {0};
     uint64_t total = ledger_size(ledger);
@@ -397,7 +483,7 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
         goto out;
     }
     merkle_frontier_init(&a.f);
-    rc = s_read_genesis(r, ledger, &opts);
+    rc = s_read_genesis(r, ledger, &opts, &a.policy);
     if (rc != 0 || !r->valid)
         goto out;
     rc = ledger_checkpoint_foreach(ledger, s_collect_cp, &a.cps);
@@ -435,11 +521,18 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
             if (!r->valid)
                 break;
             s_check_record(&a, &c->items[i]);
+            if (r->valid && a.hook) {
+                rc = s_hook_record(&a, &c->items[i]);
+                if (rc != 0)
+                    goto out;
+            }
             a.pos++; /* checked, whatever the verdict */
             if (!r->valid)
                 break;
         }
         audit_s_pool_release(pool);
+        if (a.hook && (rc = s_hook_flush(&a, 0)) != 0)
+            goto out;
         r->records = a.pos;
         if (opts.progress)
             opts.progress(opts.progress_ctx, a.pos, total);
@@ -448,6 +541,16 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
     }
     /* Checkpoints at the final size, and any that claim more than exists. */
     s_check_checkpoints_here(&a);
+    if (r->valid && a.hook && (rc = s_hook_flush(&a, 1)) != 0)
+        goto out;
+    if (r->valid && r->latest_cosigned < a.policy.quorum)
+        s_fail(r, COFAB_EWITNESS, r->checkpoints ? (int64_t) r->latest.size - 1 : -1,
+               r->checkpoints ? (int64_t) r->latest.size : -1,
+               r->checkpoints ? "checkpoint %llu, the latest, carries %u of the %u witness "
+                                "cosignatures the policy requires"
+                              : "no checkpoint at all (size %llu): %u of %u witness "
+                                "cosignatures",
+               (unsigned long long) r->latest.size, r->latest_cosigned, a.policy.quorum);
     if (r->valid && a.next_cp < a.cps.n)
         s_fail(r, COFAB_ERANGE, (int64_t) a.pos, (int64_t) a.cps.items[a.next_cp].size,
                "checkpoint %llu: claims more records than the ledger holds (%llu)",

@@ -22,6 +22,8 @@ static const s_error_entry_t s_errors[] = {
     {COFAB_EPROOF, "COFAB_EPROOF", "Merkle proof does not verify"},
     {COFAB_EINCONSISTENT, "COFAB_EINCONSISTENT", "checkpoint is inconsistent with an earlier one"},
     {COFAB_EROOT, "COFAB_EROOT", "Merkle root does not match the checkpoint"},
+    {COFAB_EWITNESS, "COFAB_EWITNESS", "checkpoint lacks the witness cosignatures required"},
+    {COFAB_EDECISION, "COFAB_EDECISION", "hub decision differs from the replayed rules"},
     {COFAB_EREPLAY, "COFAB_EREPLAY", "author sequence number already used (replay)"},
     {COFAB_EGAP, "COFAB_EGAP", "author sequence number skips ahead"},
     {COFAB_EFORK, "COFAB_EFORK", "two different envelopes with the same author sequence"},

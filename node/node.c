@@ -449,11 +449,13 @@ s_duties(node_t *self)
     if (rc == 0 && (self->ntodo || self->rescan) && self->ledger && !self->halted)
         rc = node_assign_process(self);
     /* A checkpoint lost on the feed (slow joiner, full queue) is fetched:
-     * while the newest one seen is behind our records, ask now and then. */
+     * while the newest one seen is behind our records, or its witnesses'
+     * cosignatures have not reached us yet, ask now and then. */
     uint64_t now = util_mono_ns();
     if (rc == 0 && !self->halted && self->ledger &&
         now - self->last_cp_poll_ns >= (uint64_t) NODE_PING_MS * 1000000u &&
-        (!self->seen.set || self->seen.cp.size < ledger_size(self->ledger))) {
+        (!self->seen.set || self->seen.cp.size < ledger_size(self->ledger) ||
+         node_witness_missing(self))) {
         self->last_cp_poll_ns = now;
         rc = s_fetch_checkpoint(self);
     }

@@ -13,6 +13,7 @@
 #include "cofab/ledger.h"
 #include "cofab/net.h"
 #include "cofab/node.h"
+#include "cofab/witness.h"
 #include "cofab/note.h"
 
 #define NODE_BATCH 256          /* feed records replicated per transaction */
@@ -68,6 +69,9 @@ struct node_t {
     uint32_t capacity_day;              /* epoch day of the last capacity sent */
     node_cp_t seen;                     /* latest verified checkpoint */
     node_cp_t cosigned;                 /* latest checkpoint we cosigned */
+    uint64_t witnessed_size;            /* largest witnessed checkpoint stored in the replica */
+    int wpolicy_loaded;                 /* 1 once wpolicy is read from genesis */
+    witness_policy_t wpolicy;           /* genesis' witnesses and quorum */
     node_cp_t future;                   /* verified, beyond our replica for now */
     uint8_t todo[NODE_TODO_MAX][32];    /* orders with an assignment to look at */
     size_t ntodo;                       /* how many */
@@ -124,6 +128,9 @@ int node_witness_load(node_t *self);
 int node_witness_checkpoint(node_t *self, const char *text, size_t len, int stored);
 /* Re-checks a remembered checkpoint once the replica has reached it. */
 int node_witness_pending(node_t *self);
+/* 1 while the latest verified checkpoint is newer than the witnessed one
+ * the replica keeps (the node then polls the hub for its cosigned copy). */
+int node_witness_missing(node_t *self);
 /* Frees the checkpoint buffers. */
 void node_witness_free(node_t *self);
 

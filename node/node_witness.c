@@ -254,6 +254,65 @@ s_cosign(node_t *self, const char *text, size_t len, const checkpoint_t *cp)
     return rc;
 }
 
+/* Genesis' witness policy, read once from the replica's record 0. */
+static int
+s_policy(node_t *self)
+{
+    if (self->wpolicy_loaded)
+        return 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ledger_record_t rec;
+    envelope_t e;
+    payload_genesis_t *g = malloc(sizeof *g);
+    int rc = g ? ledger_get(self->ledger, 0, &buf, &len) : COFAB_ENOMEM;
+    if (rc == 0)
+        rc = ledger_record_decode(&rec, buf, len);
+    if (rc == 0)
+        rc = envelope_decode(&e, rec.envelope, rec.envelope_len);
+    if (rc == 0)
+        rc = payload_genesis_decode(g, e.payload, e.payload_len);
+    if (rc == 0) {
+        witness_policy_from_genesis(&self->wpolicy, g);
+        self->wpolicy_loaded = 1;
+        /* What an earlier run already kept. */
+        char note[LEDGER_CHECKPOINT_MAX];
+        checkpoint_t kept;
+        if (ledger_checkpoint_latest(self->ledger, note, sizeof note) == 0 &&
+            checkpoint_from_note(&kept, note, strlen(note)) == 0)
+            self->witnessed_size = kept.size;
+    }
+    free(g);
+    free(buf);
+    return rc;
+}
+
+/* Keeps a checkpoint in the replica once it carries the witnesses' quorum,
+ * so the replica audits on its own like the hub's ledger does. */
+static void
+s_keep_witnessed(node_t *self, const char *text, size_t len, const checkpoint_t *cp,
+                 const note_t *note)
+{
+    uint32_t valid = 0;
+    if (s_policy(self) != 0 || cp->size <= self->witnessed_size ||
+        witness_policy_count(&self->wpolicy, note, &valid, NULL) != 0 ||
+        valid < self->wpolicy.quorum)
+        return;
+    int rc = ledger_checkpoint_put(self->ledger, cp->size, text, len);
+    if (rc != 0) {
+        node_log(self, "cannot store witnessed checkpoint %llu: %s", (unsigned long long) cp->size,
+                 cofab_strerror(rc));
+        return;
+    }
+    self->witnessed_size = cp->size;
+}
+
+int
+node_witness_missing(node_t *self)
+{
+    return self->seen.set && self->seen.cp.size > self->witnessed_size;
+}
+
 /* A verified checkpoint within the replica: compare, then maybe cosign. */
 static int
 s_check(node_t *self, const char *text, size_t len, const checkpoint_t *cp, const note_t *note,
@@ -298,6 +357,7 @@ s_check(node_t *self, const char *text, size_t len, const checkpoint_t *cp, cons
             return 0;
         }
     }
+    s_keep_witnessed(self, text, len, cp, note);
     if (!self->cfg.witness)
         return 0;
     if (c->set && cp->size == c->cp.size && !stored)

@@ -7,7 +7,13 @@
  *   - genesis first and only first; each author's sequence and prev-hash
  *     chain (a gap, a replay or a fork is named);
  *   - the whole Merkle tree, comparing every stored interior hash;
- *   - every stored checkpoint: its hub signature, size, root and chain head.
+ *   - every stored checkpoint: its hub signature, size, root and chain head,
+ *     and its witnesses' cosignatures against a witness policy: a forged
+ *     cosignature anywhere fails, and the latest checkpoint (the one the
+ *     verdict rests on) must carry the policy's quorum;
+ *   - through an optional hook, whatever a caller checks record by record
+ *     in ledger order (node/audit_rules.c: authorization, the order state
+ *     machine and the matcher's decisions).
  * The first failure (lowest ledger position; checkpoints after records of
  * the same position) is reported with a code and a sentence.
  */
@@ -20,6 +26,7 @@
 #include "cofab/envelope.h"
 #include "cofab/ledger.h"
 #include "cofab/note.h"
+#include "cofab/witness.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,12 +34,33 @@ extern "C" {
 
 #define AUDIT_MAX_THREADS 16
 
+/* A caller's record-by-record checks, run in ledger order on the thread
+ * that called audit_verify(), after each record passed every check above.
+ * Both functions return 0; a refusal (a code above COFAB_EIO), having
+ * written a sentence to why and the position of the offending record to
+ * *bad (and an earlier record involved to *related, else -1), which
+ * becomes the audit's verdict unless an earlier record already failed; or
+ * an environment error (COFAB_EIO and below), which stops the audit. The
+ * hook may batch its work: records are handed over with `record` and all
+ * of them must be judged by the next `flush` (called after every few
+ * thousand records, and with final = 1 once after the last record). */
+typedef struct {
+    void *ctx;                        /* passed to both */
+    int (*record)(void *ctx, uint64_t pos, const ledger_record_t *rec, const envelope_t *e,
+                  char *why, size_t why_len, int64_t *bad, int64_t *related);
+    int (*flush)(void *ctx, int final, char *why, size_t why_len, int64_t *bad,
+                 int64_t *related);
+} audit_hook_t;
+
 typedef struct {
     int threads;                      /* verifying threads; 0 = online cores */
     const note_verifier_t *hub_key;   /* pinned hub key, or NULL to take genesis' */
     /* Called now and then with records checked so far; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;               /* passed to progress */
+    const witness_policy_t *policy;   /* witnesses required; NULL = genesis' founding
+                                         factories and witnesses, quorum witness_k */
+    const audit_hook_t *hook;         /* extra in-order checks, or NULL */
 } audit_options_t;
 
 typedef struct {
@@ -45,6 +73,11 @@ typedef struct {
     note_verifier_t hub;              /* hub key the checkpoints were checked with */
     checkpoint_t latest;              /* latest verified checkpoint (size 0: none) */
     uint8_t root[32];                 /* recomputed root of the whole ledger */
+    uint32_t witnesses;               /* witnesses in the policy */
+    uint32_t quorum;                  /* cosignatures a checkpoint needs */
+    uint32_t latest_cosigned;         /* valid witness cosignatures on `latest` */
+    uint64_t witnessed_size;          /* largest checkpoint meeting the quorum (0: none) */
+    uint64_t below_quorum;            /* earlier checkpoints short of the quorum */
     /* First failure, when !valid. */
     int code;                         /* cofab error code */
     int64_t bad_record;               /* ledger position, or -1 */
@@ -54,8 +87,11 @@ typedef struct {
 } audit_report_t;
 
 /* Verifies the whole ledger. Returns 0 when the audit ran to a verdict
- * (report->valid says which); a negative code when it could not run
- * (COFAB_ENOMEM, COFAB_ESTORE...). */
+ * (report->valid says which; the failure reported is the one at the lowest
+ * ledger position); a negative code when it could not run (COFAB_ENOMEM,
+ * COFAB_ESTORE, or the hook's environment error). Failure codes include
+ * COFAB_EWITNESS (latest checkpoint short of the quorum) and whatever the
+ * hook returns. */
 int audit_verify(ledger_t *ledger, const audit_options_t *opts, audit_report_t *report);
 
 #ifdef __cplusplus

@@ -39,6 +39,8 @@ enum {
     COFAB_EPROOF = -23,     /* Merkle proof does not verify */
     COFAB_EINCONSISTENT = -24, /* checkpoint inconsistent with an earlier one */
     COFAB_EROOT = -25,      /* Merkle root does not match the checkpoint */
+    COFAB_EWITNESS = -26,   /* checkpoint lacks the witness cosignatures required */
+    COFAB_EDECISION = -27,  /* a hub decision differs from the rules' replay */
 
     /* Policy refusals: well-formed, but not acceptable here. */
     COFAB_EREPLAY = -30,    /* author sequence number already used */
