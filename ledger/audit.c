@@ -530,9 +530,10 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
             if (!r->valid)
                 break;
         }
-        audit_s_pool_release(pool);
+        /* The hook may hold pointers into the chunk until it flushes. */
         if (a.hook && (rc = s_hook_flush(&a, 0)) != 0)
             goto out;
+        audit_s_pool_release(pool);
         r->records = a.pos;
         if (opts.progress)
             opts.progress(opts.progress_ctx, a.pos, total);

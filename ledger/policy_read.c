@@ -141,3 +141,9 @@ policy_factories(ledger_t *ledger, policy_order_fn fn, void *ctx)
 {
     return s_scan(ledger, 'c', fn, ctx);
 }
+
+int
+policy_orders(ledger_t *ledger, policy_order_fn fn, void *ctx)
+{
+    return s_scan(ledger, 'o', fn, ctx);
+}

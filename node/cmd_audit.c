@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "cmd_audit_internal.h"
 #include "cofab/audit.h"
 #include "cofab/cli.h"
 #include "cofab/error.h"
@@ -58,100 +59,6 @@ s_open(const char *dir, ledger_t **out)
     if (rc != 0)
         fprintf(stderr, "cofab audit: cannot open ledger %s: %s\n", dir, cofab_strerror(rc));
     return rc;
-}
-
-static json_t *
-s_report_json(const audit_report_t *r)
-{
-    char root[65], verifier[NOTE_VERIFIER_MAX] = "";
-    cli_hex32(r->root, root);
-    if (r->hub.name[0])
-        note_verifier_format(&r->hub, verifier, sizeof verifier);
-    json_t *kinds = json_object();
-    for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)
-        if (r->kinds[k])
-            json_object_set_new(kinds, envelope_kind_name(k), json_integer((json_int_t) r->kinds[k]));
-    json_t *doc = json_pack("{sb sI sI sI ss ss ss so}", "valid", r->valid, "records",
-                            (json_int_t) r->records, "authors", (json_int_t) r->authors,
-                            "checkpoints", (json_int_t) r->checkpoints, "origin", r->origin,
-                            "hub_key", verifier, "root", root, "kinds", kinds);
-    if (r->latest.size) {
-        char cproot[65];
-        cli_hex32(r->latest.root, cproot);
-        json_object_set_new(doc, "latest_checkpoint",
-                            json_pack("{sI ss}", "size", (json_int_t) r->latest.size, "root", cproot));
-    }
-    if (!r->valid) {
-        json_t *f = json_pack("{ss ss}", "code", cofab_errname(r->code), "reason", r->reason);
-        if (r->bad_record >= 0)
-            json_object_set_new(f, "record", json_integer(r->bad_record));
-        if (r->bad_checkpoint >= 0)
-            json_object_set_new(f, "checkpoint", json_integer(r->bad_checkpoint));
-        if (r->related_record >= 0)
-            json_object_set_new(f, "related_record", json_integer(r->related_record));
-        json_object_set_new(doc, "failure", f);
-    }
-    return doc;
-}
-
-static int
-s_verify(int argc, char **argv)
-{
-    s_args_t a;
-    if (s_parse(argc, argv, &a) != 0 || !a.ledger || a.first_arg != argc) {
-        fprintf(stderr, "usage: cofab audit verify --ledger DIR [--hub-key HUB.pub] "
-                        "[--threads N] [--json]\n");
-        return CLI_USAGE;
-    }
-    keys_public_t pinned;
-    note_verifier_t pin;
-    if (a.hub_pub) {
-        int rc = keys_public_load(&pinned, a.hub_pub);
-        if (rc != 0) {
-            fprintf(stderr, "cofab audit verify: %s: %s\n", a.hub_pub, cofab_strerror(rc));
-            return CLI_USAGE;
-        }
-        note_verifier_init(&pin, pinned.name, pinned.sign_pk);
-    }
-    ledger_t *ledger = NULL;
-    if (s_open(a.ledger, &ledger) != 0)
-        return CLI_FAIL;
-    cli_progress_t progress;
-    cli_progress_init(&progress, "verifying");
-    audit_options_t opts = {.threads = a.threads, .hub_key = a.hub_pub ? &pin : NULL,
-                            .progress = cli_progress_update, .progress_ctx = &progress};
-    audit_report_t *r = malloc(sizeof *r);
-    int rc = r ? audit_verify(ledger, &opts, r) : COFAB_ENOMEM;
-    cli_progress_done(&progress);
-    ledger_destroy(&ledger);
-    if (rc != 0) {
-        fprintf(stderr, "cofab audit verify: could not run: %s\n", cofab_strerror(rc));
-        free(r);
-        return CLI_FAIL;
-    }
-    if (a.json) {
-        json_t *doc = s_report_json(r);
-        json_dumpf(doc, stdout, JSON_INDENT(2));
-        printf("\n");
-        json_decref(doc);
-    } else {
-        printf("ledger   %s (origin \"%s\")\n", a.ledger, r->origin);
-        printf("records  %llu checked, %llu authors\n", (unsigned long long) r->records,
-               (unsigned long long) r->authors);
-        for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)
-            if (r->kinds[k])
-                printf("         %-14s %llu\n", envelope_kind_name(k),
-                       (unsigned long long) r->kinds[k]);
-        printf("checkpoints %llu verified with hub key %s\n",
-               (unsigned long long) r->checkpoints, r->hub.name);
-        if (r->valid)
-            printf("VALID: every signature, link, tree node and checkpoint checks out\n");
-        else
-            printf("INVALID: %s [%s]\n", r->reason, cofab_errname(r->code));
-    }
-    int ret = r->valid ? CLI_OK : CLI_FAIL;
-    free(r);
-    return ret;
 }
 
 /* Loads the latest checkpoint and parses its size. */
@@ -314,7 +221,7 @@ audit_main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } verbs[] = {{"verify", s_verify}, {"prove", s_prove}, {"consistency", s_consistency},
+    } verbs[] = {{"verify", cmd_audit_verify}, {"prove", s_prove}, {"consistency", s_consistency},
                  {"export", audit_export_main}};
     if (argc < 2) {
         fprintf(stderr, "usage: cofab audit verify|prove|consistency|export [options]\n");

@@ -11,6 +11,7 @@
 #include "cofab/envelope.h"
 #include "cofab/error.h"
 #include "cofab/ledger.h"
+#include "cofab/policy.h"
 #include "cofab/payload.h"
 #include "cofab/util.h"
 
@@ -67,7 +68,9 @@ s_parse(int argc, char **argv, s_args_t *a)
 static int
 s_open(const char *dir, int read_only, ledger_t **out)
 {
-    ledger_options_t o = {.read_only = read_only};
+    /* Writes go through the alliance's rules, as they would at the hub, so
+     * this tool cannot make a ledger the audit would reject. */
+    ledger_options_t o = {.read_only = read_only, .apply = read_only ? NULL : policy_apply};
     int rc = ledger_open(out, dir, &o);
     if (rc != 0)
         fprintf(stderr, "cofab ledger: cannot open ledger %s: %s\n", dir, cofab_strerror(rc));
@@ -109,8 +112,9 @@ s_init(const s_args_t *a)
         rc = envelope_seal(&spec, hub, env, sizeof env, &env_len);
     if (rc == 0)
         rc = envelope_open(&e, env, env_len);
+    ledger_options_t lo = {.apply = policy_apply};
     if (rc == 0)
-        rc = ledger_create(&ledger, a->ledger, a->origin, &e, NULL);
+        rc = ledger_create(&ledger, a->ledger, a->origin, &e, &lo);
     if (rc == 0)
         rc = ledger_checkpoint_sign(ledger, hub, note, sizeof note);
     if (rc != 0) {
@@ -171,8 +175,11 @@ s_append(const s_args_t *a)
         rc = envelope_open(&e, env, env_len);
     if (rc == 0)
         rc = ledger_append(ledger, &e, 1, util_now_ms(), &res);
-    if (rc == 0)
-        rc = res.code;
+    if (rc == 0 && res.code != 0) {
+        fprintf(stderr, "cofab ledger append: the alliance rules refuse a %s by %s: %s\n",
+                envelope_kind_name(spec.kind), keys_name(author), cofab_strerror(res.code));
+        goto out;
+    }
     if (rc != 0) {
         fprintf(stderr, "cofab ledger append: %s\n", cofab_strerror(rc));
         goto out;

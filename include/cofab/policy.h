@@ -120,6 +120,8 @@ typedef int (*policy_order_fn)(void *ctx, const uint8_t order_id[32]);
 int policy_pending_orders(ledger_t *ledger, policy_order_fn fn, void *ctx);
 /* Orders assigned and not yet accepted by every factory. */
 int policy_waiting_orders(ledger_t *ledger, policy_order_fn fn, void *ctx);
+/* Every order ever submitted, in id order. */
+int policy_orders(ledger_t *ledger, policy_order_fn fn, void *ctx);
 /* Factories with a capacity record, in key order. */
 int policy_factories(ledger_t *ledger, policy_order_fn fn, void *ctx);
 /* Orders a factory still has to produce (assigned, not yet shipped). */

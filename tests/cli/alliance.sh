@@ -162,8 +162,11 @@ for n in mill-a mill-b stitch; do
 done
 hub_root=$("$COFAB" audit verify --ledger "$T/data/hub" --json | sed -n 's/.*"root": *"\([0-9a-f]*\)".*/\1/p' | head -1)
 for n in hub mill-a mill-b stitch; do
-  out=$("$COFAB" audit verify --ledger "$T/data/$n" --json 2>/dev/null)
-  echo "$out" | grep -q '"valid": true' && ok || bad "audit verify of $n failed"
+  out=$("$COFAB" audit verify --ledger "$T/data/$n" --replay --json 2>/dev/null)
+  echo "$out" | grep -q '"valid": true' && ok || { bad "audit verify --replay of $n failed"; echo "$out" | grep -A3 failure; }
+  # The replay reran the matcher and found the hub's assignments identical.
+  echo "$out" | grep -q '"assigns_replayed": [1-9]' && ok || bad "$n: no assignment was replayed"
+  echo "$out" | grep -q '"witnessed_size": [1-9]' && ok || bad "$n: no witnessed checkpoint"
   root=$(echo "$out" | sed -n 's/.*"root": *"\([0-9a-f]*\)".*/\1/p' | head -1)
   [ "$root" = "$hub_root" ] && ok || bad "$n ends on another root"
 done

@@ -39,10 +39,14 @@ expect_rc 1 "ledger init twice" "$COFAB" ledger init --ledger "$L" --key "$T/hub
 
 for i in 1 2 3 4 5 6; do
   echo "note number $i" >"$T/p$i"
-  expect_rc 0 "append $i" "$COFAB" ledger append --ledger "$L" --key "$T/alice.key" --kind note --payload-file "$T/p$i"
+  expect_rc 0 "append $i" "$COFAB" ledger append --ledger "$L" --key "$T/hub.key" --kind note --payload-file "$T/p$i"
   [ "$(cat "$T/out")" = "$i" ] && ok || bad "append $i printed '$(cat "$T/out")'"
   if [ "$i" = 3 ]; then expect_rc 0 "checkpoint at 4" "$COFAB" ledger checkpoint --ledger "$L" --key "$T/hub.key"; fi
 done
+# Only the operator (here the hub key) or the hub may write notes: the
+# tool applies the alliance rules like the hub does.
+expect_rc 1 "a note by a non-member is refused" "$COFAB" ledger append --ledger "$L" --key "$T/alice.key" --kind note --payload-file "$T/p1"
+contains err "rules refuse" "the refusal names the rules"
 expect_rc 2 "append with unknown kind" "$COFAB" ledger append --ledger "$L" --key "$T/alice.key" --kind bogus --payload-file "$T/p1"
 expect_rc 0 "checkpoint at 7" "$COFAB" ledger checkpoint --ledger "$L" --key "$T/hub.key"
 contains out "^7$" "checkpoint names size 7"
