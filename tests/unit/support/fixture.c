@@ -248,3 +248,11 @@ fixture_put_record(const char *dir, uint64_t seq, const uint8_t *bytes, size_t l
     util_put_be64(ed.key, seq);
     return s_surgery(dir, "records", s_put, &ed);
 }
+
+int
+fixture_put_tree_node(const char *dir, unsigned level, uint64_t index, const uint8_t hash[32])
+{
+    s_edit_t ed = {.data = hash, .len = 32};
+    util_put_be64(ed.key, ((uint64_t) level << 56) | index);
+    return s_surgery(dir, "tree", s_put, &ed);
+}

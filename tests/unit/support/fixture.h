@@ -38,5 +38,7 @@ int fixture_flip_checkpoint_byte(const char *dir, uint64_t size, size_t offset);
 int fixture_swap_records(const char *dir, uint64_t a, uint64_t b);
 int fixture_drop_record(const char *dir, uint64_t seq);
 int fixture_put_record(const char *dir, uint64_t seq, const uint8_t *bytes, size_t len);
+/* Writes a stored Merkle node (level, index), as a forger who rebuilt the tree would. */
+int fixture_put_tree_node(const char *dir, unsigned level, uint64_t index, const uint8_t hash[32]);
 
 #endif
