@@ -61,14 +61,6 @@ s_open(const char *dir, ledger_t **out)
     return rc;
 }
 
-/* Loads the latest checkpoint and parses its size. */
-static int
-s_latest(ledger_t *ledger, char *note_text, size_t len, checkpoint_t *cp)
-{
-    int rc = ledger_checkpoint_latest(ledger, note_text, len);
-    return rc ? rc : checkpoint_from_note(cp, note_text, strlen(note_text));
-}
-
 static json_t *
 s_proof_json(uint8_t proof[][MERKLE_HASH_LEN], size_t n)
 {
@@ -79,80 +71,6 @@ s_proof_json(uint8_t proof[][MERKLE_HASH_LEN], size_t n)
         free(b);
     }
     return arr;
-}
-
-static int
-s_prove(int argc, char **argv)
-{
-    s_args_t a;
-    if (s_parse(argc, argv, &a) != 0 || !a.ledger || a.first_arg >= argc) {
-        fprintf(stderr, "usage: cofab audit prove --ledger DIR SEQ... [--json]\n");
-        return CLI_USAGE;
-    }
-    for (int i = a.first_arg; i < argc; i++) {
-        uint64_t seq;
-        if (cli_parse_u64(argv[i], &seq) != 0) {
-            fprintf(stderr, "cofab audit prove: '%s' is not a record number\n", argv[i]);
-            return CLI_USAGE;
-        }
-    }
-    ledger_t *ledger = NULL;
-    if (s_open(a.ledger, &ledger) != 0)
-        return CLI_FAIL;
-    char note[LEDGER_CHECKPOINT_MAX];
-    checkpoint_t cp;
-    int ret = CLI_FAIL;
-    json_t *entries = json_array();
-    int rc = s_latest(ledger, note, sizeof note, &cp);
-    if (rc != 0) {
-        fprintf(stderr, "cofab audit prove: no usable checkpoint: %s\n", cofab_strerror(rc));
-        goto out;
-    }
-    for (int i = a.first_arg; i < argc; i++) {
-        uint64_t seq;
-        cli_parse_u64(argv[i], &seq);
-        if (seq >= cp.size) {
-            fprintf(stderr, "cofab audit prove: record %llu is not covered by the latest "
-                            "checkpoint (size %llu)\n", (unsigned long long) seq,
-                    (unsigned long long) cp.size);
-            goto out;
-        }
-        uint8_t *rec = NULL, proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
-        size_t rec_len = 0, n = 0;
-        rc = ledger_get(ledger, seq, &rec, &rec_len);
-        if (rc == 0)
-            rc = ledger_inclusion_proof(ledger, seq, cp.size, proof, &n);
-        if (rc != 0) {
-            free(rec);
-            fprintf(stderr, "cofab audit prove: record %llu: %s\n", (unsigned long long) seq,
-                    cofab_strerror(rc));
-            goto out;
-        }
-        char *b = cli_b64(rec, rec_len);
-        json_array_append_new(entries, json_pack("{sI ss so}", "index", (json_int_t) seq,
-                                                 "record", b, "proof", s_proof_json(proof, n)));
-        free(b);
-        free(rec);
-    }
-    json_t *doc = json_pack("{ss sO}", "checkpoint", note, "entries", entries);
-    if (a.json) {
-        json_dumpf(doc, stdout, JSON_INDENT(2));
-        printf("\n");
-    } else {
-        printf("%s\n", note);
-        size_t i;
-        json_t *e;
-        json_array_foreach(entries, i, e)
-            printf("record %lld: inclusion proof of %zu hashes against tree size %llu\n",
-                   (long long) json_integer_value(json_object_get(e, "index")),
-                   json_array_size(json_object_get(e, "proof")), (unsigned long long) cp.size);
-    }
-    json_decref(doc);
-    ret = CLI_OK;
-out:
-    json_decref(entries);
-    ledger_destroy(&ledger);
-    return ret;
 }
 
 static int
@@ -221,7 +139,7 @@ audit_main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } verbs[] = {{"verify", cmd_audit_verify}, {"prove", s_prove}, {"consistency", s_consistency},
+    } verbs[] = {{"verify", cmd_audit_verify}, {"prove", cmd_audit_prove}, {"consistency", s_consistency},
                  {"export", audit_export_main}};
     if (argc < 2) {
         fprintf(stderr, "usage: cofab audit verify|prove|consistency|export [options]\n");

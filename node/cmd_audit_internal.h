@@ -34,4 +34,7 @@ void cmd_audit_close(cmd_audit_opened_t *o);
 /* `cofab audit verify` (node/cmd_audit_verify.c). */
 int cmd_audit_verify(int argc, char **argv);
 
+/* `cofab audit prove` (node/cmd_audit_prove.c). */
+int cmd_audit_prove(int argc, char **argv);
+
 #endif

@@ -137,6 +137,13 @@ O2=$(submit c2 "$T/o2.json") && ok || bad "order 2 not acknowledged"
 wait_for 30 "order 2 reassigned after the timeout, accepted by mill-b" state_is "$O2" accepted
 status_json "$O2" | grep -q 'timeout' && ok || bad "order 2 timeline does not say timeout"
 
+# The auditor proves order 1's records straight from the hub, and writes receipts.
+"$COFAB" audit prove "$O1" --hub "$SUBMIT" --hub-key "$HUB_PUB" --json --receipt "$T/receipts" >"$T/prove.json" 2>&1 \
+  && ok || { bad "audit prove ORDER --hub failed"; cat "$T/prove.json"; }
+[ "$(grep -c '"index"' "$T/prove.json")" -ge 7 ] && ok || bad "order 1 has fewer than 7 proven records"
+[ "$(ls "$T/receipts" | grep -c '\.tlog-proof$')" -ge 7 ] && ok || bad "no receipt per record"
+head -1 "$T/receipts/$(ls "$T/receipts" | head -1)" | grep -q '^c2sp.org/tlog-proof@v1$' && ok || bad "receipt header"
+
 # 4. Refusals over the real network: cancel by another customer, a garbage order file.
 "$COFAB" order cancel "$O2" --hub "$SUBMIT" --hub-key "$HUB_PUB" --key "$T/keys/c1.key" >/dev/null 2>&1
 [ $? -eq 1 ] && ok || bad "cancel by another customer was not refused"
@@ -170,6 +177,10 @@ for n in hub mill-a mill-b stitch; do
   root=$(echo "$out" | sed -n 's/.*"root": *"\([0-9a-f]*\)".*/\1/p' | head -1)
   [ "$root" = "$hub_root" ] && ok || bad "$n ends on another root"
 done
+# The same proofs from a replica, offline.
+"$COFAB" audit prove "$O1" --ledger "$T/data/mill-b" --json >"$T/prove2.json" 2>&1 \
+  && ok || { bad "audit prove ORDER --ledger failed"; cat "$T/prove2.json"; }
+grep -q '"checkpoint": "' "$T/prove2.json" && ok || bad "prove --ledger printed no checkpoint"
 for n in mill-a mill-b stitch; do
   grep -q "cosign" "$T/$n.log" && ok || bad "$n never cosigned"
 done
