@@ -548,7 +548,8 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
         s_fail(r, COFAB_EWITNESS, r->checkpoints ? (int64_t) r->latest.size - 1 : -1,
                r->checkpoints ? (int64_t) r->latest.size : -1,
                r->checkpoints ? "checkpoint %llu, the latest, carries %u of the %u witness "
-                                "cosignatures the policy requires"
+                                "cosignatures the policy requires (on a live ledger witnesses "
+                                "cosign a moment after the hub signs: check again)"
                               : "no checkpoint at all (size %llu): %u of %u witness "
                                 "cosignatures",
                (unsigned long long) r->latest.size, r->latest_cosigned, a.policy.quorum);

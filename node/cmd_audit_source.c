@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "cmd_audit_internal.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "cofab/cli.h"
 #include "cofab/error.h"
+#include "cofab/fetch.h"
+#include "cofab/keys.h"
 
 static int
 s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -31,6 +34,74 @@ s_open_dir(const char *prog, const char *dir, cmd_audit_opened_t *out)
     return CLI_OK;
 }
 
+/* A temp dir of our own, removed again by cmd_audit_close(). */
+static int
+s_make_tmp(const char *prog, cmd_audit_opened_t *out)
+{
+    const char *parent = getenv("TMPDIR");
+    snprintf(out->tmp, sizeof out->tmp, "%s/cofab-audit-copy-XXXXXX",
+             parent && *parent ? parent : "/tmp");
+    if (!mkdtemp(out->tmp)) {
+        fprintf(stderr, "%s: cannot make a temp dir: %s\n", prog, strerror(errno));
+        out->tmp[0] = 0;
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Downloads (or, into --cache, resumes downloading) the hub's ledger,
+ * every record verified on the way, then opens the copy. */
+static int
+s_open_hub(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened_t *out)
+{
+    if (!src->hub_pub) {
+        fprintf(stderr, "%s: --hub needs --hub-key HUB.pub to know whom to trust\n", prog);
+        return CLI_USAGE;
+    }
+    keys_public_t hub;
+    int rc = keys_public_load(&hub, src->hub_pub);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, src->hub_pub, cofab_strerror(rc));
+        return CLI_USAGE;
+    }
+    keys_t *keys = NULL;
+    if (src->key && !(keys = cli_load_key(prog, src->key)))
+        return CLI_USAGE;
+    const char *dir = src->cache;
+    int ret = CLI_OK;
+    if (!dir) {
+        ret = s_make_tmp(prog, out);
+        dir = out->tmp;
+    }
+    fetch_report_t *rep = calloc(1, sizeof *rep);
+    if (ret == CLI_OK && !rep)
+        ret = CLI_FAIL;
+    if (ret == CLI_OK) {
+        cli_progress_t progress;
+        cli_progress_init(&progress, "downloading");
+        fetch_options_t fo = {.progress = cli_progress_update, .progress_ctx = &progress};
+        rc = fetch_ledger(src->hub, &hub, keys, dir, &fo, rep);
+        cli_progress_done(&progress);
+        if (rc != 0) {
+            fprintf(stderr, "%s: download from %s failed: %s%s%s\n", prog, src->hub,
+                    cofab_strerror(rc), rep->reason[0] ? ": " : "", rep->reason);
+            if (rc == COFAB_ENET && !src->key)
+                fprintf(stderr, "%s: (if the alliance lists its customers, pass --key)\n", prog);
+            ret = rc == COFAB_ENET ? CLI_UNREACHABLE : CLI_FAIL;
+        } else {
+            fprintf(stderr, "%s: %llu records from %s (%llu new), checkpoint %llu\n", prog,
+                    (unsigned long long) rep->size, src->hub, (unsigned long long) rep->fetched,
+                    (unsigned long long) rep->checkpoint_size);
+        }
+    }
+    free(rep);
+    keys_destroy(&keys);
+    /* Truncation only shortens the name shown in the report. */
+    int n = snprintf(out->what, sizeof out->what, "%.1000s (copy in %.2000s)", src->hub, dir);
+    (void) n;
+    return ret == CLI_OK ? s_open_dir(prog, dir, out) : ret;
+}
+
 int
 cmd_audit_open(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened_t *out)
 {
@@ -39,7 +110,9 @@ cmd_audit_open(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened
         snprintf(out->what, sizeof out->what, "%s", src->ledger);
         return s_open_dir(prog, src->ledger, out);
     }
-    fprintf(stderr, "%s: --bundle and --hub are not available yet\n", prog);
+    if (src->hub)
+        return s_open_hub(prog, src, out);
+    fprintf(stderr, "%s: --bundle is not available yet\n", prog);
     return CLI_USAGE;
 }
 

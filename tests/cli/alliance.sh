@@ -144,6 +144,18 @@ status_json "$O2" | grep -q 'timeout' && ok || bad "order 2 timeline does not sa
 [ "$(ls "$T/receipts" | grep -c '\.tlog-proof$')" -ge 7 ] && ok || bad "no receipt per record"
 head -1 "$T/receipts/$(ls "$T/receipts" | head -1)" | grep -q '^c2sp.org/tlog-proof@v1$' && ok || bad "receipt header"
 
+# An auditor downloads the hub's ledger (into a cache dir, so a second run
+# resumes) and verifies it with the matcher replay.
+# (A run may catch a checkpoint its witnesses have not cosigned yet: the
+# second run, a moment later, resumes and must pass.)
+"$COFAB" audit verify --hub "$SUBMIT" --hub-key "$HUB_PUB" --cache "$T/audit-cache" --replay --json \
+  >"$T/remote.json" 2>"$T/remote.err"
+sleep 1
+"$COFAB" audit verify --hub "$SUBMIT" --hub-key "$HUB_PUB" --cache "$T/audit-cache" --replay --json \
+  >"$T/remote.json" 2>"$T/remote.err" && ok || { bad "audit verify --hub"; cat "$T/remote.err" "$T/remote.json"; }
+grep -q '"valid": true' "$T/remote.json" && ok || bad "the downloaded ledger does not verify"
+grep -q ' new)' "$T/remote.err" && ok || bad "no download summary"
+
 # 4. Refusals over the real network: cancel by another customer, a garbage order file.
 "$COFAB" order cancel "$O2" --hub "$SUBMIT" --hub-key "$HUB_PUB" --key "$T/keys/c1.key" >/dev/null 2>&1
 [ $? -eq 1 ] && ok || bad "cancel by another customer was not refused"
