@@ -277,7 +277,8 @@ s_genesis(audit_rules_t *self, const ledger_record_t *rec, const envelope_t *e, 
         return COFAB_ENOMEM;
     int rc = payload_genesis_decode(g, e->payload, e->payload_len);
     if (rc == 0) {
-        ledger_options_t o = {.no_sync = 1, .apply = policy_apply};
+        /* The audit checks the tree and the author chains itself. */
+        ledger_options_t o = {.no_sync = 1, .scratch = 1, .apply = policy_apply};
         rc = ledger_create_replica(&self->scratch, self->dir, g->origin, rec, e, &o);
     }
     free(g);

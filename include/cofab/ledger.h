@@ -71,6 +71,11 @@ typedef struct {
     int no_sync;            /* 1: skip fsync at commit (benchmarks only; not durable) */
     size_t map_size;        /* initial LMDB map size in bytes; 0 = 64 MiB */
     size_t map_max;         /* growth stops here (COFAB_ENOSPC); 0 = no limit */
+    int scratch;            /* 1: keep records and derived state only, for a
+                               throwaway replay (an auditor's): no Merkle tree,
+                               no author or subject index, no author-chain
+                               check. Such a ledger answers record and state
+                               reads, and is never reopened. */
     ledger_apply_fn apply;  /* derived-state hook, or NULL */
     void *apply_ctx;        /* passed to apply */
 } ledger_options_t;
