@@ -19,7 +19,7 @@ PKG_CONFIG ?= pkg-config
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libsodium-dev libzmq3-dev liblmdb-dev \
             libcmocka-dev libcbor-dev libjansson-dev libinih-dev valgrind lmdb-utils \
-            golang-go golang-golang-x-mod-dev
+            golang-go golang-golang-x-mod-dev python3 openssl
 PKGS := libsodium libzmq lmdb libcbor jansson inih
 TEST_PKGS := cmocka
 

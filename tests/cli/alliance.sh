@@ -4,6 +4,7 @@
 set -u
 COFAB=${COFAB_BIN:-$(pwd)/build/cofab}
 T=$(mktemp -d /tmp/cofab-alliance-XXXXXX)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -143,6 +144,10 @@ status_json "$O2" | grep -q 'timeout' && ok || bad "order 2 timeline does not sa
 [ "$(grep -c '"index"' "$T/prove.json")" -ge 7 ] && ok || bad "order 1 has fewer than 7 proven records"
 [ "$(ls "$T/receipts" | grep -c '\.tlog-proof$')" -ge 7 ] && ok || bad "no receipt per record"
 head -1 "$T/receipts/$(ls "$T/receipts" | head -1)" | grep -q '^c2sp.org/tlog-proof@v1$' && ok || bad "receipt header"
+# Each receipt checks out with an independent verifier (Python stdlib + openssl).
+for r in "$T"/receipts/*.tlog-proof; do
+  python3 "$ROOT/tests/interop/verify_receipt.py" "$r" "$HUB_PUB" >/dev/null && ok || bad "receipt $r does not verify"
+done
 
 # An auditor downloads the hub's ledger (into a cache dir, so a second run
 # resumes) and verifies it with the matcher replay.
