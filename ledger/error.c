@@ -33,6 +33,7 @@ static const s_error_entry_t s_errors[] = {
     {COFAB_EEXIST, "COFAB_EEXIST", "already exists"},
     {COFAB_ENOTFOUND, "COFAB_ENOTFOUND", "not found"},
     {COFAB_ERANGE, "COFAB_ERANGE", "index or size out of range"},
+    {COFAB_ETAKEN, "COFAB_ETAKEN", "id or key already used by another record"},
     {COFAB_EIO, "COFAB_EIO", "input/output error"},
     {COFAB_ENOMEM, "COFAB_ENOMEM", "out of memory"},
     {COFAB_ESTORE, "COFAB_ESTORE", "ledger store error"},

@@ -162,10 +162,10 @@ s_apply_member_add(ledger_txn_t *txn, const policy_alliance_t *a, const envelope
     policy_member_t old;
     uint8_t owner[32];
     if (s_get(txn, S_TAG_MEMBER, m.key.pk, &old, sizeof old) == 0 && old.active)
-        return COFAB_EEXIST;
+        return COFAB_ETAKEN;
     if (s_get(txn, S_TAG_TRANSPORT, m.transport, owner, 32) == 0 &&
         sodium_memcmp(owner, m.key.pk, 32) != 0)
-        return COFAB_EEXIST; /* that transport key already speaks for someone else */
+        return COFAB_ETAKEN; /* that transport key already speaks for someone else */
     return s_add_member(txn, &m);
 }
 
@@ -215,7 +215,7 @@ s_apply_order(ledger_txn_t *txn, const policy_alliance_t *a, const envelope_t *e
         return COFAB_EMALFORMED;
     policy_order_t o;
     if (s_get(txn, S_TAG_ORDER, e->subject, &o, sizeof o) == 0)
-        return COFAB_EEXIST;
+        return COFAB_ETAKEN; /* not EEXIST: that means "this very envelope is stored" */
     payload_order_t p;
     int rc = payload_order_decode(&p, e->payload, e->payload_len);
     if (rc != 0)

@@ -52,6 +52,7 @@ enum {
     COFAB_EEXIST = -36,     /* already exists */
     COFAB_ENOTFOUND = -37,  /* no such record, key or entry */
     COFAB_ERANGE = -38,     /* index or size outside what exists */
+    COFAB_ETAKEN = -39,     /* id or key already used by another record */
 
     /* Environment failures: not the input's fault. */
     COFAB_EIO = -50,        /* read/write/fsync failed */

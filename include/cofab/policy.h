@@ -96,7 +96,9 @@ typedef struct {
 
 /* The apply hook (ctx unused, may be NULL). Refusal codes: COFAB_EPERM
  * (author may not write this kind here), COFAB_ESTATE (illegal transition),
- * COFAB_ENOTFOUND (unknown order), COFAB_EEXIST (order id reused),
+ * COFAB_ENOTFOUND (unknown order), COFAB_ETAKEN (order id reused, member or transport key
+ * already active; never COFAB_EEXIST, which the ledger reserves for an
+ * identical envelope already stored),
  * COFAB_EMALFORMED & co. (payload does not decode). */
 int policy_apply(void *ctx, ledger_txn_t *txn, const envelope_t *e, uint64_t seq,
                  uint64_t time_ms);

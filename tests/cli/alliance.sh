@@ -164,6 +164,11 @@ grep -q ' new)' "$T/remote.err" && ok || bad "no download summary"
 # 4. Refusals over the real network: cancel by another customer, a garbage order file.
 "$COFAB" order cancel "$O2" --hub "$SUBMIT" --hub-key "$HUB_PUB" --key "$T/keys/c1.key" >/dev/null 2>&1
 [ $? -eq 1 ] && ok || bad "cancel by another customer was not refused"
+# Adding a member that is already active is refused, not acknowledged as a duplicate.
+"$COFAB" member add --hub "$SUBMIT" --hub-key "$HUB_PUB" --key "$T/keys/operator.key" --pub "$T/keys/mill-a.pub" \
+  >"$T/member.out" 2>&1
+[ $? -eq 1 ] && ok || { bad "re-adding an active member was not refused"; cat "$T/member.out"; }
+grep -q "ETAKEN\|already used" "$T/member.out" && ok || { bad "the refusal does not say why"; cat "$T/member.out"; }
 echo '{"items": []}' >"$T/bad.json"
 submit c1 "$T/bad.json" >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "an invalid order file was not a usage error"

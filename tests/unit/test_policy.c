@@ -261,7 +261,7 @@ test_roles(void **state)
     assert_int_equal(s_order(s, OP, id), COFAB_EPERM);
     assert_int_equal(s_order(s, C1, zero), COFAB_EMALFORMED);
     assert_int_equal(s_order(s, C1, id), 0);
-    assert_int_equal(s_order(s, C2, id), COFAB_EEXIST); /* an order id is used once */
+    assert_int_equal(s_order(s, C2, id), COFAB_ETAKEN); /* an order id is used once */
     assert_int_equal(s_state_of(s, id), POLICY_SUBMITTED);
 
     /* Only the hub assigns, only the operator manages members. */
