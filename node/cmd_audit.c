@@ -141,9 +141,21 @@ audit_main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } verbs[] = {{"verify", cmd_audit_verify}, {"prove", cmd_audit_prove}, {"consistency", s_consistency},
                  {"export", audit_export_main}};
+    static const char usage[] =
+        "usage: cofab audit verify (--ledger DIR | --bundle DIR | --hub EP --hub-key HUB.pub\n"
+        "                          [--key K] [--cache DIR]) [--hub-key HUB.pub]\n"
+        "                          [--policy FILE] [--replay] [--threads N] [--json]\n"
+        "       cofab audit prove (--ledger DIR | --hub EP --hub-key HUB.pub [--key K])\n"
+        "                          (SEQ... | ORDER_ID) [--receipt DIR] [--json]\n"
+        "       cofab audit consistency --ledger DIR OLD_SIZE NEW_SIZE [--json]\n"
+        "       cofab audit export --ledger DIR --out DIR [--json]\n";
     if (argc < 2) {
-        fprintf(stderr, "usage: cofab audit verify|prove|consistency|export [options]\n");
+        fputs(usage, stderr);
         return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(argv[1], verbs[i].name))

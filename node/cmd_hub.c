@@ -57,6 +57,9 @@ hub_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The alliance's settings live in the ledger's genesis, not in the
+     * config: there is nothing to reload, and a hangup must not stop the hub. */
+    signal(SIGHUP, SIG_IGN);
     hub_t *hub = hub_new(cfg);
     free(cfg);
     if (!hub)

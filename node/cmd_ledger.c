@@ -301,9 +301,18 @@ ledger_main(int argc, char **argv)
         int (*run)(const s_args_t *a);
     } verbs[] = {{"init", s_init}, {"append", s_append}, {"show", s_show},
                  {"checkpoint", s_checkpoint}};
+    static const char usage[] =
+        "usage: cofab ledger init --ledger DIR --key HUB.key --origin ORIGIN\n"
+        "       cofab ledger append --ledger DIR --key AUTHOR.key --kind KIND --payload-file F\n"
+        "       cofab ledger show --ledger DIR [--from N] [--count K] [--json]\n"
+        "       cofab ledger checkpoint --ledger DIR --key HUB.key\n";
     if (argc < 2) {
-        fprintf(stderr, "usage: cofab ledger init|append|show|checkpoint [options]\n");
+        fputs(usage, stderr);
         return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
     }
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         if (strcmp(argv[1], verbs[i].name) != 0)
