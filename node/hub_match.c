@@ -24,6 +24,7 @@ typedef struct {
     uint32_t ack_timeout_s;     /* alliance setting */
     s_reassign_t *list;         /* found so far */
     size_t n;                   /* how many */
+    uint8_t factory[32];        /* the removed factory being scanned */
 } s_scan_t;
 
 /* Declined orders, and assignments not accepted in time, go back to matching. */
@@ -60,17 +61,51 @@ s_find_reassign(void *ctx, const uint8_t order_id[32])
     return 0;
 }
 
+/* Orders a removed factory still holds (assigned, accepted or in
+ * production, not yet shipped) go back to matching too. */
+static int
+s_find_removed_order(void *ctx, const uint8_t order_id[32])
+{
+    s_scan_t *s = ctx;
+    policy_order_t o;
+    if (s->n == S_MAX_REASSIGN || policy_order(s->hub->ledger, order_id, &o) != 0 ||
+        o.state >= POLICY_SHIPPED)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (memcmp(s->list[i].order, order_id, 32) == 0)
+            return 0; /* already going back for another reason */
+    s_reassign_t *r = &s->list[s->n++];
+    memcpy(r->order, order_id, 32);
+    r->r.why = PAYLOAD_WHY_REMOVED;
+    memcpy(r->r.factory, s->factory, 32);
+    r->r.basis = ledger_size(s->hub->ledger);
+    return 0;
+}
+
+static int
+s_find_removed(void *ctx, const uint8_t factory[32])
+{
+    s_scan_t *s = ctx;
+    policy_member_t m;
+    if (policy_member(s->hub->ledger, factory, &m) != 0 || m.active)
+        return 0;
+    memcpy(s->factory, factory, 32);
+    return policy_factory_orders(s->hub->ledger, factory, s_find_removed_order, s);
+}
+
 static int
 s_reassign_round(hub_t *self, void *pub, uint64_t now_ms)
 {
     policy_alliance_t a;
-    s_scan_t s = {self, now_ms, 0, calloc(S_MAX_REASSIGN, sizeof(s_reassign_t)), 0};
+    s_scan_t s = {self, now_ms, 0, calloc(S_MAX_REASSIGN, sizeof(s_reassign_t)), 0, {0}};
     if (!s.list || policy_alliance(self->ledger, &a) != 0) {
         free(s.list);
         return COFAB_ENOMEM;
     }
     s.ack_timeout_s = a.ack_timeout_s;
     int rc = policy_waiting_orders(self->ledger, s_find_reassign, &s), done = 0;
+    if (rc == 0)
+        rc = policy_factories(self->ledger, s_find_removed, &s);
     for (size_t i = 0; rc == 0 && i < s.n; i++) {
         uint8_t *payload = NULL;
         size_t len = 0;

@@ -177,6 +177,15 @@ submit c1 "$T/bad.json" >/dev/null 2>&1
 start stitch node --config "$T/stitch.ini"
 caught_up() { [ -n "$(size_of stitch)" ]; }
 wait_for 20 "stitch replica reopened" caught_up
+
+# 6. The operator removes mill-b: the order it accepted goes back to matching.
+# It timed out at stitch before, and no other factory sews: it waits, unplaced.
+"$COFAB" member remove --hub "$SUBMIT" --hub-key "$HUB_PUB" --key "$T/keys/operator.key" \
+  --pub "$T/keys/mill-b.pub" >/dev/null 2>&1 && ok || bad "member remove mill-b failed"
+removed_seen() { status_json "$O2" | grep -q '"removed'; }
+wait_for 20 "order 2 taken back from the removed mill-b" removed_seen
+state_is "$O2" submitted && ok || { bad "order 2 is not back to submitted"; status_json "$O2" | tail -20; }
+wait_for 10 "the hub says why order 2 is not placed" grep -q "not placed this round" "$T/hub.log"
 sleep 2
 for n in mill-a mill-b stitch hub; do
   [ "$n" = hub ] && continue
