@@ -176,4 +176,4 @@ install: $(BIN)
 clean:
 	rm -rf build build-asan build-vg build-fuzz
 
--include $(shell find build build-asan build-vg -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
