@@ -12,6 +12,7 @@
 #include "cofab/error.h"
 #include "cofab/fetch.h"
 #include "cofab/keys.h"
+#include "cofab/tiles.h"
 
 static int
 s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -102,6 +103,29 @@ s_open_hub(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened_t *
     return ret == CLI_OK ? s_open_dir(prog, dir, out) : ret;
 }
 
+/* Checks every tile of an export bundle against its entries and rebuilds
+ * a ledger from them in a temp dir, which the audit then verifies. */
+static int
+s_open_bundle(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened_t *out)
+{
+    int ret = s_make_tmp(prog, out);
+    tiles_import_report_t *rep = calloc(1, sizeof *rep);
+    if (ret == CLI_OK && !rep)
+        ret = CLI_FAIL;
+    if (ret == CLI_OK && tiles_import(src->bundle, out->tmp, rep) != 0) {
+        fprintf(stderr, "%s: bundle %s %s: %s%s%s\n", prog, src->bundle,
+                rep->bad_bundle ? "does not check out" : "could not be read",
+                cofab_strerror(rep->code), rep->reason[0] ? ": " : "", rep->reason);
+        if (rep->bad_path[0])
+            fprintf(stderr, "%s: the file at fault: %s/%s\n", prog, src->bundle, rep->bad_path);
+        ret = CLI_FAIL;
+    }
+    free(rep);
+    int n = snprintf(out->what, sizeof out->what, "bundle %.3000s", src->bundle);
+    (void) n;
+    return ret == CLI_OK ? s_open_dir(prog, out->tmp, out) : ret;
+}
+
 int
 cmd_audit_open(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened_t *out)
 {
@@ -112,8 +136,7 @@ cmd_audit_open(const char *prog, const cmd_audit_source_t *src, cmd_audit_opened
     }
     if (src->hub)
         return s_open_hub(prog, src, out);
-    fprintf(stderr, "%s: --bundle is not available yet\n", prog);
-    return CLI_USAGE;
+    return s_open_bundle(prog, src, out);
 }
 
 void
