@@ -233,6 +233,18 @@ for n in mill-a mill-b stitch; do
 done
 ls "$T"/data/*/evidence-* >/dev/null 2>&1 && bad "an honest hub produced evidence files" || ok
 
+# Each kind of tampering, made in a copy of this very ledger, is named by the
+# audit (tests/unit/test_audit_tamper.c: changed byte, dropped and reordered
+# records, an assign re-signed for another factory, a status by the wrong
+# factory, a checkpoint short of cosignatures, a forked author).
+TAMPER=$(dirname "$COFAB")/tests/test_audit_tamper
+if [ -x "$TAMPER" ]; then
+  COFAB_TAMPER_LEDGER="$T/data/hub" COFAB_TAMPER_KEYS="$T/keys" COFAB_TAMPER_FACTORIES="mill-a mill-b stitch" \
+    COFAB_TAMPER_CUSTOMER=c1 "$TAMPER" >"$T/tamper.out" 2>&1 && ok || { bad "tampering with the alliance ledger"; cat "$T/tamper.out"; }
+else
+  bad "$TAMPER is not built"
+fi
+
 echo "alliance: $pass passed, $fail failed"
 if [ "$fail" -ne 0 ]; then
   for f in "$T"/*.log; do echo "--- $f"; tail -20 "$f"; done
