@@ -43,31 +43,54 @@ typedef struct {
 
 /* The attribute lets the compiler check every call's format (and accept
  * the non-literal one passed on to vsnprintf). */
-__attribute__((format(printf, 6, 7))) static void
-s_fail_at(audit_report_t *r, int code, int64_t record, int64_t cp, int64_t related,
+__attribute__((format(printf, 7, 8))) static void
+s_fail_at(audit_report_t *r, int kind, int code, int64_t record, int64_t cp, int64_t related,
           const char *fmt, ...);
 
-/* Records a failure unless one at an earlier (or the same) position is
- * already known: the hook judges records in batches, so a failure it
- * finds may arrive after one at a later position. */
+/* Whether a failure at record comes before one at than (-1: no position,
+ * which never displaces one). The hook judges records in batches, so a
+ * failure it finds may arrive after one at a later position. */
+static int
+s_earlier(int64_t record, int64_t than)
+{
+    return record >= 0 && (than < 0 || record < than);
+}
+
+/* Records a failure as the first of its kind and, if it is the earliest of
+ * all, as the audit's verdict. */
 static void
-s_fail_at(audit_report_t *r, int code, int64_t record, int64_t cp, int64_t related,
+s_fail_at(audit_report_t *r, int kind, int code, int64_t record, int64_t cp, int64_t related,
           const char *fmt, ...)
 {
-    if (!r->valid && (record < 0 || r->bad_record < 0 || record >= r->bad_record))
+    char reason[sizeof r->reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    audit_failure_t *f = &r->failures[kind];
+    if (f->code == 0 || s_earlier(record, f->record)) {
+        *f = (audit_failure_t){code, record, cp, related, ""};
+        memcpy(f->reason, reason, sizeof reason);
+    }
+    if (!r->valid && !s_earlier(record, r->bad_record))
         return;
     r->valid = 0;
     r->code = code;
     r->bad_record = record;
     r->bad_checkpoint = cp;
     r->related_record = related;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-    va_end(ap);
+    memcpy(r->reason, reason, sizeof reason);
 }
 
-#define s_fail(r, code, record, cp, ...) s_fail_at(r, code, record, cp, -1, __VA_ARGS__)
+const char *
+audit_kind_name(int kind)
+{
+    static const char *const names[AUDIT_KINDS] = {
+        "record", "signature", "author", "tree", "checkpoint", "witness", "rules", "decision"};
+    return kind >= 0 && kind < AUDIT_KINDS ? names[kind] : "unknown";
+}
+
+#define s_fail(r, kind, code, record, cp, ...) s_fail_at(r, kind, code, record, cp, -1, __VA_ARGS__)
 
 static s_author_t *
 s_author_slot(s_authors_t *t, const uint8_t pk[32])
@@ -124,41 +147,42 @@ s_collect_cp(void *ctx, uint64_t size, const char *note, size_t len)
  * and its witnesses' cosignatures against the policy. */
 static void
 s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t *f,
-                   const uint8_t head[32], note_t *note, const witness_policy_t *policy)
+                   const uint8_t head[32], note_t *note, const witness_policy_t *policy,
+                   int tree_broken)
 {
     checkpoint_t c;
     int64_t at = (int64_t) cp->size;
     int64_t rec = cp->size ? (int64_t) cp->size - 1 : -1;
     int rc = note_parse(note, cp->note, cp->len);
     if (rc != 0) {
-        s_fail(r, rc, rec, at, "checkpoint %llu: not a valid signed note",
+        s_fail(r, AUDIT_CHECKPOINT, rc, rec, at, "checkpoint %llu: not a valid signed note",
                (unsigned long long) cp->size);
         return;
     }
     rc = note_verify(note, &r->hub);
     if (rc != 0) {
-        s_fail(r, rc == COFAB_ENOTFOUND ? COFAB_EBADSIG : rc, rec, at,
+        s_fail(r, AUDIT_CHECKPOINT, rc == COFAB_ENOTFOUND ? COFAB_EBADSIG : rc, rec, at,
                "checkpoint %llu: no valid signature by hub key %s", (unsigned long long) cp->size,
                r->hub.name);
         return;
     }
     rc = checkpoint_parse(&c, note->body, note->body_len);
     if (rc != 0 || c.size != cp->size || strcmp(c.origin, r->origin) != 0) {
-        s_fail(r, rc ? rc : COFAB_EMALFORMED, rec, at,
+        s_fail(r, AUDIT_CHECKPOINT, rc ? rc : COFAB_EMALFORMED, rec, at,
                "checkpoint %llu: body does not match its size or the ledger's origin",
                (unsigned long long) cp->size);
         return;
     }
     uint8_t root[32];
     merkle_frontier_root(f, root);
-    if (sodium_memcmp(root, c.root, 32) != 0) {
-        s_fail(r, COFAB_EROOT, rec, at,
+    if (!tree_broken && sodium_memcmp(root, c.root, 32) != 0) {
+        s_fail(r, AUDIT_CHECKPOINT, COFAB_EROOT, rec, at,
                "checkpoint %llu: signed root differs from the root of the records",
                (unsigned long long) cp->size);
         return;
     }
-    if (c.has_chain && sodium_memcmp(head, c.chain, 32) != 0) {
-        s_fail(r, COFAB_ECHAIN, rec, at,
+    if (!tree_broken && c.has_chain && sodium_memcmp(head, c.chain, 32) != 0) {
+        s_fail(r, AUDIT_CHECKPOINT, COFAB_ECHAIN, rec, at,
                "checkpoint %llu: signed chain head differs from the last record's hash",
                (unsigned long long) cp->size);
         return;
@@ -166,7 +190,7 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
     uint32_t cosigned = 0;
     int forged = -1;
     if (witness_policy_count(policy, note, &cosigned, &forged) != 0) {
-        s_fail(r, COFAB_EBADSIG, rec, at, "checkpoint %llu: cosignature by witness %s does not verify",
+        s_fail(r, AUDIT_CHECKPOINT, COFAB_EBADSIG, rec, at, "checkpoint %llu: cosignature by witness %s does not verify",
                (unsigned long long) cp->size, policy->witnesses[forged].name);
         return;
     }
@@ -193,6 +217,8 @@ typedef struct {
     merkle_frontier_t f;      /* the tree recomputed so far */
     uint8_t head[32];         /* hash of the last record checked */
     uint64_t pos;             /* next ledger position */
+    int tree_broken;          /* a record is missing or unreadable: roots can't be compared */
+    int hook_live;            /* 1 while the hook has seen every record so far */
 } s_audit_t;
 
 /* Compares a node the recomputed tree completed with the stored one. */
@@ -203,7 +229,7 @@ s_compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32]
     uint8_t stored[32];
     int rc = ledger_iter_tree_next(a->it, level, index, stored);
     if (rc != 0 || sodium_memcmp(stored, hash, 32) != 0)
-        s_fail(a->r, rc ? rc : COFAB_EPROOF, (int64_t) a->pos, -1,
+        s_fail(a->r, AUDIT_TREE, rc ? rc : COFAB_EPROOF, (int64_t) a->pos, -1,
                "record %llu: stored Merkle node (level %u, index %llu) %s",
                (unsigned long long) a->pos, level, (unsigned long long) index,
                rc ? "is missing" : "does not match the records");
@@ -215,9 +241,9 @@ s_compare_node(void *ctx, unsigned level, uint64_t index, const uint8_t hash[32]
 static void
 s_check_checkpoints_here(s_audit_t *a)
 {
-    while (a->r->valid && a->next_cp < a->cps.n && a->cps.items[a->next_cp].size == a->pos)
+    while (a->next_cp < a->cps.n && a->cps.items[a->next_cp].size == a->pos)
         s_check_checkpoint(a->r, &a->cps.items[a->next_cp++], &a->f, a->head, a->note,
-                           &a->policy);
+                           &a->policy, a->tree_broken);
 }
 
 /* Position of the earlier envelope an author's reused sequence number
@@ -243,8 +269,9 @@ s_author_find(s_audit_t *a, const uint8_t author[32], uint64_t author_seq)
 
 /* The checks of record a->pos that depend on the records before it, in
  * the order the first failure is chosen by, the signature (verified by a
- * worker) last. Record and envelope were decoded and hashed by a worker. */
-static void
+ * worker) last. Record and envelope were decoded and hashed by a worker.
+ * Returns 1 if the record passed them all. */
+static int
 s_check_record(s_audit_t *a, const audit_s_item_t *item)
 {
     audit_report_t *r = a->r;
@@ -252,44 +279,48 @@ s_check_record(s_audit_t *a, const audit_s_item_t *item)
     int64_t at = (int64_t) pos;
     const envelope_t *e = &item->env;
     if (item->key_seq != pos) {
-        s_fail(r, COFAB_ECHAIN, at, -1, "record %llu is missing (next stored is %llu)",
+        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, at, -1, "record %llu is missing (next stored is %llu)",
                (unsigned long long) pos, (unsigned long long) item->key_seq);
-        return;
+        a->tree_broken = 1;
+        return 0;
     }
     if (item->rec_rc != 0) {
-        s_fail(r, item->rec_rc, at, -1, "record %llu: %s", (unsigned long long) pos,
+        s_fail(r, AUDIT_RECORD, item->rec_rc, at, -1, "record %llu: %s", (unsigned long long) pos,
                cofab_strerror(item->rec_rc));
-        return;
+        a->tree_broken = 1;
+        return 0;
     }
     if (item->rec.seq != pos) {
-        s_fail(r, COFAB_ECHAIN, at, -1, "record %llu: says it is record %llu (moved)",
+        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, at, -1, "record %llu: says it is record %llu (moved)",
                (unsigned long long) pos, (unsigned long long) item->rec.seq);
-        return;
+        a->tree_broken = 1;
+        return 0;
     }
     if (sodium_memcmp(item->rec.prev, a->head, 32) != 0) {
-        s_fail(r, COFAB_ECHAIN, at, -1,
+        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, at, -1,
                "record %llu: previous-record hash does not match record %lld",
                (unsigned long long) pos, (long long) pos - 1);
-        return;
+        a->tree_broken = 1;
+        return 0;
     }
     merkle_frontier_append(&a->f, item->leaf, s_compare_node, a);
     memcpy(a->head, item->leaf, 32);
 
     if (item->env_rc != 0) {
-        s_fail(r, item->env_rc, at, -1, "record %llu: envelope %s", (unsigned long long) pos,
+        s_fail(r, AUDIT_RECORD, item->env_rc, at, -1, "record %llu: envelope %s", (unsigned long long) pos,
                cofab_strerror(item->env_rc));
-        return;
+        return 0;
     }
     r->kinds[e->kind]++;
     if ((pos == 0) != (e->kind == ENVELOPE_GENESIS)) {
-        s_fail(r, COFAB_EPERM, at, -1, "record %llu: %s", (unsigned long long) pos,
+        s_fail(r, AUDIT_RECORD, COFAB_EPERM, at, -1, "record %llu: %s", (unsigned long long) pos,
                pos == 0 ? "first record is not the genesis" : "a second genesis record");
-        return;
+        return 0;
     }
     s_authors_t *authors = &a->authors;
     if (authors->count * 2 >= authors->cap && s_author_grow(authors) != 0) {
-        s_fail(r, COFAB_ENOMEM, at, -1, "out of memory tracking authors");
-        return;
+        s_fail(r, AUDIT_RECORD, COFAB_ENOMEM, at, -1, "out of memory tracking authors");
+        return 0;
     }
     s_author_t *au = s_author_slot(authors, e->author);
     if (!au->used) {
@@ -302,25 +333,28 @@ s_check_record(s_audit_t *a, const audit_s_item_t *item)
         int64_t related = code == COFAB_EFORK ? s_author_find(a, e->author, e->author_seq) : -1;
         if (related < 0 && code == COFAB_EFORK && e->author_seq == au->last_seq)
             related = (int64_t) au->last_pos;
-        s_fail_at(r, code, at, -1, related, "record %llu: author sequence %llu after %llu (%s)",
+        s_fail_at(r, AUDIT_AUTHOR, code, at, -1, related, "record %llu: author sequence %llu after %llu (%s)",
                (unsigned long long) pos, (unsigned long long) e->author_seq,
                (unsigned long long) au->last_seq,
                code == COFAB_EFORK ? "the author's sequence was reused: forked author"
                                    : "a gap in the author's chain");
-        return;
+        return 0;
     }
     if (au->last_seq && sodium_memcmp(e->author_prev, au->last_hash, 32) != 0) {
-        s_fail_at(r, COFAB_ECHAIN, at, -1, (int64_t) au->last_pos,
+        s_fail_at(r, AUDIT_AUTHOR, COFAB_ECHAIN, at, -1, (int64_t) au->last_pos,
                "record %llu: author's previous-envelope hash does not match record %llu",
                (unsigned long long) pos, (unsigned long long) au->last_pos);
-        return;
+        return 0;
     }
     au->last_seq = e->author_seq;
     au->last_pos = pos;
     memcpy(au->last_hash, e->hash, 32);
-    if (item->sig_rc != 0)
-        s_fail(r, COFAB_EBADSIG, at, -1, "record %llu: %s envelope's signature does not verify",
+    if (item->sig_rc != 0) {
+        s_fail(r, AUDIT_SIGNATURE, COFAB_EBADSIG, at, -1, "record %llu: %s envelope's signature does not verify",
                (unsigned long long) pos, envelope_kind_name(e->kind));
+        return 0;
+    }
+    return 1;
 }
 
 /* Hands a record that passed every check to the caller's hook. */
@@ -333,7 +367,7 @@ s_hook_record(s_audit_t *a, const audit_s_item_t *item)
                              &related);
     if (rc == 0 || rc <= COFAB_EIO)
         return rc;
-    s_fail_at(a->r, rc, bad, -1, related, "%s", why);
+    s_fail_at(a->r, rc == COFAB_EDECISION ? AUDIT_DECISION : AUDIT_RULES, rc, bad, -1, related, "%s", why);
     return 0;
 }
 
@@ -346,7 +380,7 @@ s_hook_flush(s_audit_t *a, int final)
     int rc = a->hook->flush(a->hook->ctx, final, why, sizeof why, &bad, &related);
     if (rc == 0 || rc <= COFAB_EIO)
         return rc;
-    s_fail_at(a->r, rc, bad, -1, related, "%s", why);
+    s_fail_at(a->r, rc == COFAB_EDECISION ? AUDIT_DECISION : AUDIT_RULES, rc, bad, -1, related, "%s", why);
     return 0;
 }
 
@@ -404,7 +438,7 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
     payload_genesis_t g;
     int rc = ledger_get(ledger, 0, &buf, &len);
     if (rc == COFAB_ENOTFOUND) {
-        s_fail(r, rc, 0, -1, "the ledger has no genesis record");
+        s_fail(r, AUDIT_RECORD, rc, 0, -1, "the ledger has no genesis record");
         return 0;
     }
     if (rc != 0)
@@ -420,7 +454,7 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
         rc = 0; /* an operator may sign genesis for a separate hub key */
     free(buf);
     if (rc != 0) {
-        s_fail(r, rc, 0, -1, "record 0: not a readable genesis (%s)", cofab_strerror(rc));
+        s_fail(r, AUDIT_RECORD, rc, 0, -1, "record 0: not a readable genesis (%s)", cofab_strerror(rc));
         return 0;
     }
     snprintf(r->origin, sizeof r->origin, "%s", g.origin);
@@ -435,17 +469,17 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
     if (opts->policy && opts->policy->has_log && !opts->hub_key &&
         (sodium_memcmp(opts->policy->log.pk, g.hub.pk, 32) != 0 ||
          strcmp(opts->policy->log.name, g.hub.name) != 0))
-        s_fail(r, COFAB_EKEYMISMATCH, 0, -1,
+        s_fail(r, AUDIT_RECORD, COFAB_EKEYMISMATCH, 0, -1,
                "record 0: genesis names hub key %s, not the policy's log key %s", g.hub.name,
                opts->policy->log.name);
     if (opts->hub_key && (sodium_memcmp(opts->hub_key->pk, g.hub.pk, 32) != 0 ||
                           strcmp(opts->hub_key->name, g.hub.name) != 0)) {
-        s_fail(r, COFAB_EKEYMISMATCH, 0, -1,
+        s_fail(r, AUDIT_RECORD, COFAB_EKEYMISMATCH, 0, -1,
                "record 0: genesis names hub key %s, not the pinned key %s", g.hub.name,
                opts->hub_key->name);
     }
     if (strcmp(g.origin, ledger_origin(ledger)) != 0)
-        s_fail(r, COFAB_EMALFORMED, 0, -1, "record 0: origin differs from the ledger's");
+        s_fail(r, AUDIT_RECORD, COFAB_EMALFORMED, 0, -1, "record 0: origin differs from the ledger's");
     return 0;
 }
 
@@ -470,7 +504,7 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
     r->bad_record = r->bad_checkpoint = r->related_record = -1;
 
     int rc = 0;
-    s_audit_t a = {.r = r, .ledger = ledger, .hook = opts.hook};
+    s_audit_t a = {.r = r, .ledger = ledger, .hook = opts.hook, .hook_live = opts.hook != NULL};
     audit_s_pool_t *pool = NULL;
     s_pending_t pending = {0};
     uint64_t total = ledger_size(ledger);
@@ -506,7 +540,7 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
      * first failure in ledger order wins, signatures included. */
     for (;;) {
         audit_s_chunk_t *c;
-        while (!at_end && r->valid && (c = audit_s_pool_free_chunk(pool)) != NULL) {
+        while (!at_end && (c = audit_s_pool_free_chunk(pool)) != NULL) {
             rc = s_fill(a.it, c, &pending, &at_end);
             if (rc != 0)
                 goto out;
@@ -518,34 +552,32 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
             break;
         for (size_t i = 0; i < c->n; i++) {
             s_check_checkpoints_here(&a);
-            if (!r->valid)
-                break;
-            s_check_record(&a, &c->items[i]);
-            if (r->valid && a.hook) {
+            int ok = s_check_record(&a, &c->items[i]);
+            if (ok && a.hook_live)
                 rc = s_hook_record(&a, &c->items[i]);
-                if (rc != 0)
-                    goto out;
+            else if (a.hook_live) {
+                /* The rules need every record: judge what they have, then stop. */
+                rc = s_hook_flush(&a, 0);
+                a.hook_live = 0;
             }
+            if (rc != 0)
+                goto out;
             a.pos++; /* checked, whatever the verdict */
-            if (!r->valid)
-                break;
         }
         /* The hook may hold pointers into the chunk until it flushes. */
-        if (a.hook && (rc = s_hook_flush(&a, 0)) != 0)
+        if (a.hook_live && (rc = s_hook_flush(&a, 0)) != 0)
             goto out;
         audit_s_pool_release(pool);
         r->records = a.pos;
         if (opts.progress)
             opts.progress(opts.progress_ctx, a.pos, total);
-        if (!r->valid)
-            break;
     }
     /* Checkpoints at the final size, and any that claim more than exists. */
     s_check_checkpoints_here(&a);
-    if (r->valid && a.hook && (rc = s_hook_flush(&a, 1)) != 0)
+    if (a.hook_live && (rc = s_hook_flush(&a, 1)) != 0)
         goto out;
-    if (r->valid && r->latest_cosigned < a.policy.quorum)
-        s_fail(r, COFAB_EWITNESS, r->checkpoints ? (int64_t) r->latest.size - 1 : -1,
+    if (r->latest_cosigned < a.policy.quorum)
+        s_fail(r, AUDIT_WITNESS, COFAB_EWITNESS, r->checkpoints ? (int64_t) r->latest.size - 1 : -1,
                r->checkpoints ? (int64_t) r->latest.size : -1,
                r->checkpoints ? "checkpoint %llu, the latest, carries %u of the %u witness "
                                 "cosignatures the policy requires (on a live ledger witnesses "
@@ -553,12 +585,12 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
                               : "no checkpoint at all (size %llu): %u of %u witness "
                                 "cosignatures",
                (unsigned long long) r->latest.size, r->latest_cosigned, a.policy.quorum);
-    if (r->valid && a.next_cp < a.cps.n)
-        s_fail(r, COFAB_ERANGE, (int64_t) a.pos, (int64_t) a.cps.items[a.next_cp].size,
+    if (a.next_cp < a.cps.n)
+        s_fail(r, AUDIT_CHECKPOINT, COFAB_ERANGE, (int64_t) a.pos, (int64_t) a.cps.items[a.next_cp].size,
                "checkpoint %llu: claims more records than the ledger holds (%llu)",
                (unsigned long long) a.cps.items[a.next_cp].size, (unsigned long long) a.pos);
-    if (r->valid && a.pos != total)
-        s_fail(r, COFAB_ECHAIN, (int64_t) a.pos, -1, "ledger size changed during the audit");
+    if (a.pos != total)
+        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, (int64_t) a.pos, -1, "ledger size changed during the audit");
     merkle_frontier_root(&a.f, r->root);
     rc = 0;
 out:

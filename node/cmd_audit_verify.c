@@ -170,6 +170,22 @@ s_report_json(const audit_report_t *r, const audit_rules_summary_t *s, int repla
         if (evidence)
             json_object_set_new(f, "evidence", json_incref(evidence));
         json_object_set_new(doc, "failure", f);
+        json_t *each = json_array();
+        for (int k = 0; k < AUDIT_KINDS; k++) {
+            const audit_failure_t *x = &r->failures[k];
+            if (x->code == 0)
+                continue;
+            json_t *o = json_pack("{ss ss ss}", "kind", audit_kind_name(k), "code",
+                                  cofab_errname(x->code), "reason", x->reason);
+            if (x->record >= 0)
+                json_object_set_new(o, "record", json_integer(x->record));
+            if (x->checkpoint >= 0)
+                json_object_set_new(o, "checkpoint", json_integer(x->checkpoint));
+            if (x->related >= 0)
+                json_object_set_new(o, "related_record", json_integer(x->related));
+            json_array_append_new(each, o);
+        }
+        json_object_set_new(doc, "failures", each);
     }
     return doc;
 }
@@ -220,6 +236,16 @@ s_report_text(const char *what, const audit_report_t *r, const audit_rules_summa
         return;
     }
     printf("INVALID: %s [%s]\n", r->reason, cofab_errname(r->code));
+    int kinds = 0;
+    for (int k = 0; k < AUDIT_KINDS; k++)
+        kinds += r->failures[k].code != 0;
+    if (kinds > 1) {
+        printf("first failure of each kind:\n");
+        for (int k = 0; k < AUDIT_KINDS; k++)
+            if (r->failures[k].code)
+                printf("  %-10s %s [%s]\n", audit_kind_name(k), r->failures[k].reason,
+                       cofab_errname(r->failures[k].code));
+    }
     size_t i;
     json_t *e;
     if (evidence)

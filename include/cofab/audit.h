@@ -63,6 +63,31 @@ typedef struct {
     const audit_hook_t *hook;         /* extra in-order checks, or NULL */
 } audit_options_t;
 
+/* The kinds of check a failure belongs to. The audit goes on after a
+ * failure and keeps the first failure of each kind (lowest position);
+ * checks that depend on what failed (a checkpoint's root after a record
+ * went missing, the rules after a record was refused) are not repeated. */
+typedef enum {
+    AUDIT_RECORD = 0,                 /* record layout, position, hash chain, genesis */
+    AUDIT_SIGNATURE = 1,              /* envelope signatures */
+    AUDIT_AUTHOR = 2,                 /* per-author chains: gaps, replays, forks */
+    AUDIT_TREE = 3,                   /* stored Merkle nodes */
+    AUDIT_CHECKPOINT = 4,             /* checkpoints: hub signature, size, root, cosignatures */
+    AUDIT_WITNESS = 5,                /* the witness quorum on the latest checkpoint */
+    AUDIT_RULES = 6,                  /* authorization, state machine (hook) */
+    AUDIT_DECISION = 7,               /* the hub's decisions replayed (hook) */
+    AUDIT_KINDS = 8
+} audit_kind_t;
+
+/* The first failure of one kind (code 0: none). */
+typedef struct {
+    int code;                         /* cofab error code */
+    int64_t record;                   /* ledger position, or -1 */
+    int64_t checkpoint;               /* tree size of the checkpoint, or -1 */
+    int64_t related;                  /* earlier record involved, or -1 */
+    char reason[256];                 /* human sentence */
+} audit_failure_t;
+
 typedef struct {
     int valid;                        /* 1 if every check passed */
     uint64_t records;                 /* records checked */
@@ -78,13 +103,17 @@ typedef struct {
     uint32_t latest_cosigned;         /* valid witness cosignatures on `latest` */
     uint64_t witnessed_size;          /* largest checkpoint meeting the quorum (0: none) */
     uint64_t below_quorum;            /* earlier checkpoints short of the quorum */
-    /* First failure, when !valid. */
+    /* First failure (lowest position of all kinds), when !valid. */
     int code;                         /* cofab error code */
     int64_t bad_record;               /* ledger position, or -1 */
     int64_t bad_checkpoint;           /* tree size of the bad checkpoint, or -1 */
     int64_t related_record;           /* earlier record involved (fork, replay), or -1 */
     char reason[256];                 /* human sentence naming what is wrong */
+    audit_failure_t failures[AUDIT_KINDS]; /* first failure of each kind */
 } audit_report_t;
+
+/* Short name of an audit_kind_t ("signature"), or "unknown". */
+const char *audit_kind_name(int kind);
 
 /* Verifies the whole ledger. Returns 0 when the audit ran to a verdict
  * (report->valid says which; the failure reported is the one at the lowest

@@ -88,6 +88,9 @@ test_clean_history_replays(void **state)
     assert_true(st->r.witnessed_size > 0);
 }
 
+static uint64_t s_append_raw(s_state_t *st, const keys_t *k, int kind, const uint8_t subject[32],
+                             uint8_t *payload, size_t len);
+
 static void
 test_forged_assign_caught_only_by_replay(void **state)
 {
@@ -102,6 +105,20 @@ test_forged_assign_caught_only_by_replay(void **state)
     assert_int_equal(st->r.code, COFAB_EDECISION);
     assert_int_equal(st->r.bad_record, (int64_t) st->s.forged_at);
     assert_non_null(strstr(st->r.reason, "differs from the matcher replayed"));
+    assert_int_equal(st->r.failures[AUDIT_DECISION].code, COFAB_EDECISION);
+
+    /* A second, unrelated fault: the audit goes on and names both, each
+     * under its own kind, the earlier one as the verdict. */
+    s_append_raw(st, st->s.hub, ENVELOPE_NOTE, (uint8_t[32]){0}, (uint8_t *) strdup("later"), 5);
+    scen_checkpoint(&st->s, st->dir, 0);
+    s_audit(st, 1, NULL);
+    assert_int_equal(st->r.code, COFAB_EDECISION);
+    assert_int_equal(st->r.bad_record, (int64_t) st->s.forged_at);
+    assert_int_equal(st->r.failures[AUDIT_DECISION].record, (int64_t) st->s.forged_at);
+    assert_int_equal(st->r.failures[AUDIT_WITNESS].code, COFAB_EWITNESS);
+    assert_int_equal(st->r.failures[AUDIT_SIGNATURE].code, 0);
+    assert_int_equal(st->r.failures[AUDIT_RECORD].code, 0);
+    assert_string_equal(audit_kind_name(AUDIT_WITNESS), "witness");
 }
 
 /* Appends one envelope without the rules (as a rogue hub would). */
