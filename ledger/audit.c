@@ -188,8 +188,9 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
         return;
     }
     uint32_t cosigned = 0;
+    uint64_t which = 0;
     int forged = -1;
-    if (witness_policy_count(policy, note, &cosigned, &forged) != 0) {
+    if (witness_policy_count(policy, note, &cosigned, &which, &forged) != 0) {
         s_fail(r, AUDIT_CHECKPOINT, COFAB_EBADSIG, rec, at, "checkpoint %llu: cosignature by witness %s does not verify",
                (unsigned long long) cp->size, policy->witnesses[forged].name);
         return;
@@ -201,6 +202,7 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
     r->checkpoints++;
     r->latest = c;
     r->latest_cosigned = cosigned;
+    r->latest_witnesses = which;
 }
 
 /* What the in-order pass carries from one record to the next. */
@@ -465,6 +467,8 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
         witness_policy_from_genesis(policy, &g);
     r->witnesses = policy->n;
     r->quorum = policy->quorum;
+    for (uint32_t i = 0; i < policy->n; i++)
+        memcpy(r->witness_names[i], policy->witnesses[i].name, sizeof r->witness_names[i]);
     /* A policy's `log` line pins the hub key like --hub-key does. */
     if (opts->policy && opts->policy->has_log && !opts->hub_key &&
         (sodium_memcmp(opts->policy->log.pk, g.hub.pk, 32) != 0 ||

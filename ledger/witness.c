@@ -154,14 +154,19 @@ witness_policy_from_genesis(witness_policy_t *p, const payload_genesis_t *g)
 }
 
 int
-witness_policy_count(const witness_policy_t *p, const note_t *note, uint32_t *valid, int *forged)
+witness_policy_count(const witness_policy_t *p, const note_t *note, uint32_t *valid,
+                     uint64_t *which, int *forged)
 {
     *valid = 0;
+    if (which)
+        *which = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         int rc = note_verify_cosignature(note, p->witnesses[i].name, p->witnesses[i].pk, NULL);
-        if (rc == 0)
+        if (rc == 0) {
             (*valid)++;
-        else if (rc != COFAB_ENOTFOUND) {
+            if (which)
+                *which |= (uint64_t) 1 << i;
+        } else if (rc != COFAB_ENOTFOUND) {
             if (forged)
                 *forged = (int) i;
             return COFAB_EBADSIG;

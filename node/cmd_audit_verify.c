@@ -146,9 +146,14 @@ s_report_json(const audit_report_t *r, const audit_rules_summary_t *s, int repla
                             (json_int_t) r->records, "authors", (json_int_t) r->authors,
                             "checkpoints", (json_int_t) r->checkpoints, "origin", r->origin,
                             "hub_key", verifier, "root", root, "kinds", kinds, "replay", replay);
+    json_t *names = json_array();
+    for (uint32_t i = 0; i < r->witnesses && i < WITNESS_MAX; i++)
+        if (r->latest_witnesses >> i & 1)
+            json_array_append_new(names, json_string(r->witness_names[i]));
     json_object_set_new(doc, "witnesses",
-                        json_pack("{si si si sI sI}", "listed", (int) r->witnesses, "quorum",
+                        json_pack("{si si si so sI sI}", "listed", (int) r->witnesses, "quorum",
                                   (int) r->quorum, "latest_cosigned", (int) r->latest_cosigned,
+                                  "latest_cosigned_by", names,
                                   "witnessed_size", (json_int_t) r->witnessed_size,
                                   "earlier_below_quorum", (json_int_t) r->below_quorum));
     if (r->latest.size) {
@@ -226,8 +231,12 @@ s_report_text(const char *what, const audit_report_t *r, const audit_rules_summa
                (unsigned long long) s->reassigns);
     printf("checkpoints %llu verified with hub key %s\n", (unsigned long long) r->checkpoints,
            r->hub.name);
-    printf("witnesses   quorum %u of %u; latest checkpoint %llu cosigned by %u\n", r->quorum,
+    printf("witnesses   quorum %u of %u; latest checkpoint %llu cosigned by %u:", r->quorum,
            r->witnesses, (unsigned long long) r->latest.size, r->latest_cosigned);
+    for (uint32_t i = 0; i < r->witnesses && i < WITNESS_MAX; i++)
+        if (r->latest_witnesses >> i & 1)
+            printf(" %s", r->witness_names[i]);
+    printf("\n");
     if (r->valid) {
         printf("VALID: every signature, link, tree node, checkpoint and rule%s checks out;\n"
                "       verified checkpoint: size %llu, witnessed by %u\n",

@@ -295,7 +295,7 @@ s_keep_witnessed(node_t *self, const char *text, size_t len, const checkpoint_t 
 {
     uint32_t valid = 0;
     if (s_policy(self) != 0 || cp->size <= self->witnessed_size ||
-        witness_policy_count(&self->wpolicy, note, &valid, NULL) != 0 ||
+        witness_policy_count(&self->wpolicy, note, &valid, NULL, NULL) != 0 ||
         valid < self->wpolicy.quorum)
         return;
     int rc = ledger_checkpoint_put(self->ledger, cp->size, text, len);

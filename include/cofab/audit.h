@@ -101,6 +101,8 @@ typedef struct {
     uint32_t witnesses;               /* witnesses in the policy */
     uint32_t quorum;                  /* cosignatures a checkpoint needs */
     uint32_t latest_cosigned;         /* valid witness cosignatures on `latest` */
+    uint64_t latest_witnesses;        /* bit i: witness_names[i] cosigned `latest` */
+    char witness_names[WITNESS_MAX][NOTE_MAX_NAME + 1]; /* the policy's witnesses */
     uint64_t witnessed_size;          /* largest checkpoint meeting the quorum (0: none) */
     uint64_t below_quorum;            /* earlier checkpoints short of the quorum */
     /* First failure (lowest position of all kinds), when !valid. */

@@ -57,11 +57,12 @@ int witness_policy_parse(witness_policy_t *p, const char *text, size_t len, char
 void witness_policy_from_genesis(witness_policy_t *p, const payload_genesis_t *g);
 
 /* Counts the policy's witnesses that cosigned note with a valid
- * cosignature/v1 line (*valid). A line by a listed witness that does not
- * verify is forgery, not absence: returns COFAB_EBADSIG with that
- * witness' index in *forged (may be NULL). Returns 0 otherwise. */
+ * cosignature/v1 line (*valid); bit i of *which (may be NULL) is set when
+ * witnesses[i] did. A line by a listed witness that does not verify is
+ * forgery, not absence: returns COFAB_EBADSIG with that witness' index in
+ * *forged (may be NULL). Returns 0 otherwise. */
 int witness_policy_count(const witness_policy_t *p, const note_t *note, uint32_t *valid,
-                         int *forged);
+                         uint64_t *which, int *forged);
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,9 @@ test_clean_history_replays(void **state)
     assert_int_equal(st->sum.nfactories, 2);
     assert_int_equal(st->r.quorum, 1);
     assert_int_equal(st->r.latest_cosigned, 1);
+    assert_int_equal(st->r.witnesses, 2);
+    assert_string_equal(st->r.witness_names[0], "north");
+    assert_int_equal(st->r.latest_witnesses, 1); /* north cosigned, south did not */
     assert_true(st->r.witnessed_size > 0);
 }
 
