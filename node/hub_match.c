@@ -126,7 +126,7 @@ s_reassign_round(hub_t *self, void *pub, uint64_t now_ms)
 
 /* Seals the assignments of one matcher result and appends them as a batch. */
 static int
-s_append_assignments(hub_t *self, void *pub, const match_input_t *in, const matcher_result_t *r)
+s_append_assignments(hub_t *self, void *pub, match_input_t *in, const matcher_result_t *r)
 {
     uint32_t n = matcher_result_norders(r), placed = 0;
     uint8_t *bufs = malloc((size_t) n * ENVELOPE_MAX);

@@ -35,6 +35,8 @@ struct match_input_t {
     uint32_t norders, ocap;         /* used, allocated */
     matcher_problem_t problem;      /* points into the arrays above */
     int error;                      /* first error met in a scan callback */
+    const matcher_result_t *digested; /* the result whose digest is cached, or NULL */
+    uint8_t digest[32];             /* its digest: one per round, not one per order */
 };
 
 /* Decodes the envelope payload of record seq with decode(). */
@@ -336,7 +338,7 @@ match_input_today(const match_input_t *self)
 }
 
 int
-match_input_assign(const match_input_t *self, const matcher_result_t *r,
+match_input_assign(match_input_t *self, const matcher_result_t *r,
                    const matcher_order_result_t *o, payload_assign_t *out)
 {
     if (!self || !r || !o || !out || o->status != MATCHER_PLACED || o->npieces == 0 ||
@@ -359,5 +361,12 @@ match_input_assign(const match_input_t *self, const matcher_result_t *r,
     out->has_runner_up = o->has_runner_up;
     if (o->has_runner_up)
         memcpy(out->runner_up, o->runner_up, 32);
-    return matcher_result_digest(r, out->result);
+    if (self->digested != r) {
+        int rc = matcher_result_digest(r, self->digest);
+        if (rc != 0)
+            return rc;
+        self->digested = r;
+    }
+    memcpy(out->result, self->digest, 32);
+    return 0;
 }

@@ -38,9 +38,12 @@ uint64_t match_input_basis(const match_input_t *self);  /* ledger size used */
 uint32_t match_input_today(const match_input_t *self);  /* epoch day of day 0 */
 
 /* The assign payload for a placed order of result r (pieces with epoch
- * days, runner-up, the result's digest). Returns 0 or COFAB_EINVAL if the
- * order is not placed. */
-int match_input_assign(const match_input_t *self, const matcher_result_t *r,
+ * days, runner-up, the result's digest). The digest of the whole result is
+ * computed on the first call for r and reused for its other orders, so r
+ * must stay the same result (not freed and replaced) while it is used
+ * with this input. Returns 0, COFAB_EINVAL if the order is not placed, or
+ * COFAB_ENOMEM. */
+int match_input_assign(match_input_t *self, const matcher_result_t *r,
                        const matcher_order_result_t *o, payload_assign_t *out);
 
 #ifdef __cplusplus
