@@ -164,8 +164,11 @@ s_env_open(ledger_t **out, const char *dir, const ledger_options_t *opts)
     pthread_rwlock_init(&self->map_lock, NULL);
     merkle_frontier_init(&self->frontier);
 
+    /* A scratch ledger is thrown away: write straight into the map, never
+     * flush it (the pages stay in memory until the directory is removed). */
     unsigned flags = MDB_NOTLS | (self->opts.read_only ? MDB_RDONLY : 0) |
-                     (self->opts.no_sync ? MDB_NOSYNC : 0);
+                     (self->opts.no_sync ? MDB_NOSYNC : 0) |
+                     (self->opts.scratch ? MDB_WRITEMAP | MDB_MAPASYNC | MDB_NOSYNC : 0);
     int rc = mdb_env_create(&self->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(self->env, 8);

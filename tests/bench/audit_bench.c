@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -317,9 +318,20 @@ s_checkpoint(s_bench_t *b)
 
 typedef struct {
     double secs, rate;               /* wall time, records per second */
+    double cpu_us;                   /* process CPU per record, microseconds */
     audit_report_t r;                /* verdict */
     audit_rules_summary_t sum;       /* replay counts */
 } s_run_t;
+
+/* CPU seconds this process used so far (all threads): unlike wall time,
+ * it does not depend on what else the machine runs. */
+static double
+s_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
 
 static void
 s_audit(s_bench_t *b, int rules, int replay, s_run_t *out)
@@ -331,10 +343,12 @@ s_audit(s_bench_t *b, int rules, int replay, s_run_t *out)
     if (ledger_open(&l, b->dir, &o) != 0 || (rules && audit_rules_new(&ar, &ro) != 0))
         s_die("cannot open the ledger");
     audit_options_t ao = {.threads = S_THREADS, .hook = rules ? audit_rules_hook(ar) : NULL};
+    double cpu0 = s_cpu_s();
     uint64_t t0 = util_mono_ns();
     if (audit_verify(l, &ao, &out->r) != 0)
         s_die("the audit could not run");
     out->secs = (double) (util_mono_ns() - t0) / 1e9;
+    out->cpu_us = (s_cpu_s() - cpu0) * 1e6 / (double) out->r.records;
     out->rate = (double) out->r.records / out->secs;
     if (!out->r.valid)
         s_die("the history does not audit: %s", out->r.reason);
@@ -427,8 +441,8 @@ main(void)
                             "audit verify (+ rules: authorization, states)",
                             "audit verify --replay (+ every matcher round)"};
     for (int i = 0; i < 3; i++)
-        printf("%-44s %10.0f/s  = %.2f x limit  (%.1f s)\n", names[i], runs[i]->rate,
-               runs[i]->rate / limit, runs[i]->secs);
+        printf("%-44s %10.0f/s  = %.2f x limit  (%.1f s, %.1f us CPU/record)\n", names[i],
+               runs[i]->rate, runs[i]->rate / limit, runs[i]->secs, runs[i]->cpu_us);
     printf("replay: %llu rounds rerun, %llu assignments identical\n",
            (unsigned long long) replay->sum.rounds, (unsigned long long) replay->sum.assigns);
     printf("goal: audit verify >= 0.80 x limit: %s (rules), %s (replay)\n",
