@@ -2,23 +2,17 @@
  * resources, due-day thresholds, jobs, priced candidates, batching groups. */
 #include "cofab/matcher.h"
 
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cofab/error.h"
 
-/* (process, material) capability of one resource, for lookup. */
-typedef struct {
-    const char *proc;               /* process name */
-    const char *mat;                /* material name */
-    uint32_t res;                   /* resource (ordered by canonical factory) */
-    uint32_t slot;                  /* material slot in the offer */
-} s_cap_t;
-
 static int
 s_cap_cmp(const void *a, const void *b)
 {
-    const s_cap_t *x = a, *y = b;
+    const mbuild_cap_t *x = a, *y = b;
     int c = strcmp(x->proc, y->proc);
     if (c)
         return c;
@@ -28,58 +22,22 @@ s_cap_cmp(const void *a, const void *b)
     return x->res < y->res ? -1 : x->res > y->res;
 }
 
-typedef mbuild_cand_t s_cand_t;
-
-static int
-s_cand_cmp(const void *a, const void *b)
+int
+mbuild_gkey_cmp(const void *a, const void *b)
 {
-    const s_cand_t *x = a, *y = b;
-    if (x->lbcost != y->lbcost)
-        return x->lbcost < y->lbcost ? -1 : 1;
-    return x->fac < y->fac ? -1 : x->fac > y->fac;
-}
-
-/* Key of a batching group and the use it came from. */
-typedef struct {
-    uint32_t res, slot, win;        /* group key */
-    uint32_t use;                   /* use index */
-} s_gkey_t;
-
-static int
-s_gkey_cmp(const void *a, const void *b)
-{
-    const s_gkey_t *x = a, *y = b;
+    const mbuild_gkey_t *x = a, *y = b;
     if (x->res != y->res)
         return x->res < y->res ? -1 : 1;
     if (x->slot != y->slot)
         return x->slot < y->slot ? -1 : 1;
     if (x->win != y->win)
         return x->win < y->win ? -1 : 1;
-    return x->use < y->use ? -1 : x->use > y->use;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
-
-/* Builder scratch state. */
-typedef struct {
-    s_cap_t *caps;                  /* sorted capability tuples */
-    uint32_t ncaps;
-    uint32_t *members;              /* per canonical item: jobs sharing its (process, material, window) */
-    s_cand_t *tmp;                  /* candidates of one job */
-    uint8_t *mark;                  /* per tmp entry: kept */
-    uint32_t *top;                  /* K cheapest so far, best first */
-    uint32_t ntop;                  /* entries in top */
-    int skipped;                    /* candidates skipped by the bound */
-    size_t cand_cap, use_cap;       /* allocated sizes of cands / uses */
-    uint32_t *use_slot, *use_win;   /* per use: material slot, batching window */
-    int64_t *rmoq, *rmax, *rprice, *rsetup; /* per resource, compact copies */
-    int64_t *capT;                  /* nthr × nres: capacities, threshold-major */
-    s_gkey_t *gkeys;                /* sorted group keys, for mbuild_group */
-    uint32_t ngkeys;
-    size_t slot_cap, win_cap;       /* their allocated sizes */
-} s_scratch_t;
 
 /* First tuple index with (proc, mat) and one past the last. */
 static void
-s_cap_range(const s_scratch_t *sc, const char *proc, const char *mat, uint32_t *lo, uint32_t *hi)
+s_cap_range(const mbuild_scratch_t *sc, const char *proc, const char *mat, uint32_t *lo, uint32_t *hi)
 {
     uint32_t a = 0, z = sc->ncaps;
     while (a < z) {
@@ -107,12 +65,38 @@ s_cap_range(const s_scratch_t *sc, const char *proc, const char *mat, uint32_t *
     *hi = a;
 }
 
-static int
-s_grow(void **p, size_t *cap, size_t need, size_t elem)
+/* A first allocation of at least 2 MiB is aligned to 2 MiB and marked for
+ * transparent huge pages: the candidate arrays are tens of MiB, and taking
+ * them a 4 KiB page fault at a time is a large share of a big solve on a
+ * virtual machine. Only a hint: contents and results are the same. */
+static void *
+s_big(size_t bytes)
+{
+    const size_t huge = (size_t) 2 << 20;
+    if (bytes < huge)
+        return malloc(bytes);
+    void *p = NULL;
+    size_t n = (bytes + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, n) != 0)
+        return NULL;
+    (void) madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+int
+mbuild_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 1024;
+    if (!*p) {
+        void *q = s_big(need * elem);
+        if (!q)
+            return COFAB_ENOMEM;
+        *p = q;
+        *cap = need;
+        return 0;
+    }
+    size_t n = *cap ? *cap * 2 : need;
     while (n < need)
         n *= 2;
     void *q = realloc(*p, n * elem);
@@ -120,15 +104,6 @@ s_grow(void **p, size_t *cap, size_t need, size_t elem)
         return COFAB_ENOMEM;
     *p = q;
     *cap = n;
-    return 0;
-}
-
-static int
-s_excluded(const matcher_order_t *od, const uint8_t *id)
-{
-    for (uint32_t e = 0; e < od->nexclude; e++)
-        if (!memcmp(od->exclude[e], id, MATCHER_ID_LEN))
-            return 1;
     return 0;
 }
 
@@ -154,7 +129,7 @@ s_eff_due(const mbuild_t *b, const matcher_order_t *od)
 
 /* Canonical orders, items, resources, usable calendars, thresholds. */
 static int
-s_layout(mbuild_t *b, s_scratch_t *sc)
+s_layout(mbuild_t *b, mbuild_scratch_t *sc)
 {
     const matcher_problem_t *pb = b->pb;
     b->fac = matcher_canon(pb->nfactories ? pb->factories[0].id : NULL, sizeof(matcher_factory_t), b->nf);
@@ -245,9 +220,11 @@ s_layout(mbuild_t *b, s_scratch_t *sc)
     sc->ncaps = 0;
     for (r = 0; r < b->nres; r++)
         for (uint32_t m = 0; m < b->res_offer[r]->nmaterials; m++)
-            sc->caps[sc->ncaps++] = (s_cap_t){b->res_offer[r]->process,
+            sc->caps[sc->ncaps++] = (mbuild_cap_t){b->res_offer[r]->process,
                                               b->res_offer[r]->materials[m], r, m};
     qsort(sc->caps, sc->ncaps, sizeof *sc->caps, s_cap_cmp);
+    if (mcand_price_order(b, sc) != 0)
+        return COFAB_ENOMEM;
     /* thresholds: distinct effective due days */
     uint8_t *seen = calloc(H + 1, 1);
     if (!seen)
@@ -271,6 +248,11 @@ s_layout(mbuild_t *b, s_scratch_t *sc)
         if (seen[d])
             b->thr_day[t++] = (int32_t) d;
     free(seen);
+    b->ord_thr = malloc((b->no + 1) * sizeof(uint32_t));
+    if (!b->ord_thr)
+        return COFAB_ENOMEM;
+    for (uint32_t o = 0; o < b->no; o++)
+        b->ord_thr[o] = s_thr_index(b, s_eff_due(b, &pb->orders[b->ord[o]]));
     uint32_t nt = b->nthr ? b->nthr : 1;
     for (r = 0; r < b->nres; r++) {
         int64_t cum = 0;
@@ -293,141 +275,6 @@ s_layout(mbuild_t *b, s_scratch_t *sc)
     return 0;
 }
 
-/* Lists the candidates of job j (items k0 .. k0+nk-1 of canonical order o)
- * into sc->tmp; returns their count, or sets *reason when none survive. */
-static uint32_t
-s_job_cands(mbuild_t *b, s_scratch_t *sc, uint32_t o, uint32_t k0, uint32_t nk, int split,
-            int all, matcher_status_t *reason)
-{
-    const matcher_problem_t *pb = b->pb;
-    const matcher_order_t *od = &pb->orders[b->ord[o]];
-    uint32_t lo[MATCHER_MAX_ITEMS], hi[MATCHER_MAX_ITEMS];
-    const matcher_offer_t *offs[MATCHER_MAX_ITEMS];
-    int64_t qty[MATCHER_MAX_ITEMS];
-    for (uint32_t i = 0; i < nk; i++) {
-        const matcher_item_t *it = mbuild_item(b, o, k0 + i);
-        s_cap_range(sc, it->process, it->material, &lo[i], &hi[i]);
-        qty[i] = it->qty;
-    }
-    uint32_t thr = s_thr_index(b, s_eff_due(b, od));
-    int64_t ov[3], mem[MATCHER_MAX_ITEMS], qsum = 0;
-    matcher_unit_vector(od->lat_e6, od->lon_e6, ov);
-    for (uint32_t i = 0; i < nk; i++) {
-        mem[i] = sc->members[b->item_off[o] + k0 + i];
-        qsum += qty[i];
-    }
-    uint32_t n = 0, n_cap = 0, n_moq = 0, n_max = 0, n_budget = 0, ntop = 0;
-    uint32_t K = b->p.max_candidates, cnt = hi[0] - lo[0], half = K / 2 ? K / 2 : 1;
-    uint32_t step = cnt / half ? cnt / half : 1;
-    int skipped = 0;
-    uint32_t pos[MATCHER_MAX_ITEMS];
-    for (uint32_t i = 0; i < nk; i++)
-        pos[i] = lo[i];
-    for (uint32_t a = lo[0]; a < hi[0]; a++) {
-        uint32_t f = b->res_fac[sc->caps[a].res];
-        s_cand_t c;
-        c.fac = f;
-        c.res[0] = sc->caps[a].res;
-        c.slot[0] = sc->caps[a].slot;
-        int ok = 1;
-        for (uint32_t i = 1; i < nk && ok; i++) {  /* merge-intersect by factory */
-            while (pos[i] < hi[i] && b->res_fac[sc->caps[pos[i]].res] < f)
-                pos[i]++;
-            if (pos[i] >= hi[i] || b->res_fac[sc->caps[pos[i]].res] != f)
-                ok = 0;
-            else {
-                c.res[i] = sc->caps[pos[i]].res;
-                c.slot[i] = sc->caps[pos[i]].slot;
-            }
-        }
-        if (!ok || (od->nexclude && s_excluded(od, pb->factories[b->fac[f]].id)))
-            continue;
-        n_cap++;
-        int moq_ok = 1, max_ok = 1, cap_whole = 1, cap_piece = 1;
-        int64_t setups = 0, share = 0, goods = 0;
-        for (uint32_t i = 0; i < nk; i++) {
-            uint32_t r = c.res[i];
-            int64_t room = sc->capT[(size_t) thr * b->nres + r];
-            moq_ok &= qty[i] >= sc->rmoq[r];
-            max_ok &= qty[i] <= sc->rmax[r];
-            cap_whole &= room >= qty[i];
-            cap_piece &= room >= sc->rmoq[r];
-            setups += sc->rsetup[r];
-            goods += sc->rprice[r] * qty[i];
-        }
-        if (!moq_ok)
-            continue;
-        n_moq++;
-        if (!max_ok && !split)
-            continue;
-        n_max++;
-        int budgeted = !split && od->budget > 0;
-        if (!budgeted) {
-            n_budget++;
-            if (!(split ? cap_piece : cap_whole))
-                continue;
-        }
-        int spread = !all && cnt > K && (a - lo[0]) % step == step / 2;
-        if (!all && !budgeted && !spread && ntop == K) {
-            /* Skip without the exact distance when even a lower bound
-             * (chord <= arc, credit <= reliability share, no lateness)
-             * cannot beat the K-th best so far: the kept set is the same. */
-            int64_t T = sc->tmp[sc->top[K - 1]].lbcost;
-            int64_t lb = goods - goods * b->p.reliability_pm / 1000 - 1 - (split ? 4 : 0);
-            if (lb > T) {
-                skipped = 1;
-                continue;
-            }
-            int64_t d = matcher_vec_chord_m(ov, b->fac_vec[f]);
-            lb += d * b->p.ship_per_km / 1000 + d * qsum * b->p.ship_per_unit_km_milli / 1000000;
-            if (lb > T) {
-                skipped = 1;
-                continue;
-            }
-        }
-        for (uint32_t i = 0; i < nk; i++) {
-            offs[i] = b->res_offer[c.res[i]];
-            share += sc->rsetup[c.res[i]] / mem[i];
-        }
-        c.dist = matcher_vec_distance_m(ov, b->fac_vec[f]);
-        c.cost = mbuild_var_cost(b, o, f, c.dist, offs, qty, nk);
-        c.full = c.cost + setups;
-        if (budgeted) {
-            if (c.full > od->budget)
-                continue;
-            n_budget++;
-            if (!cap_whole)
-                continue;
-        }
-        c.primal_ok = max_ok && cap_whole;
-        /* Lower-bound cost: each setup shared by at most the jobs that
-         * could join the group; split pieces get a rounding allowance. */
-        c.lbcost = c.cost + share;
-        if (split)
-            c.lbcost = c.lbcost > 4 ? c.lbcost - 4 : 0;
-        c.spread = spread;
-        sc->tmp[n] = c;
-        if (!all && (ntop < K || s_cand_cmp(&c, &sc->tmp[sc->top[K - 1]]) < 0)) {
-            uint32_t d = ntop < K ? ntop++ : K - 1;   /* online top K, best first */
-            while (d > 0 && s_cand_cmp(&c, &sc->tmp[sc->top[d - 1]]) < 0) {
-                sc->top[d] = sc->top[d - 1];
-                d--;
-            }
-            sc->top[d] = n;
-        }
-        n++;
-    }
-    sc->ntop = ntop;
-    sc->skipped = skipped;
-    if (n == 0)
-        *reason = n_cap == 0    ? MATCHER_NO_CAPABLE
-                  : n_moq == 0  ? MATCHER_BELOW_MOQ
-                  : n_max == 0  ? MATCHER_ABOVE_MAX
-                  : n_budget == 0 ? MATCHER_OVER_BUDGET
-                                  : MATCHER_NO_CAPACITY;
-    return n;
-}
-
 /* (capability range, window) of one item, for counting group members. */
 typedef struct {
     uint32_t lo, win;               /* key */
@@ -448,12 +295,14 @@ s_pm_cmp(const void *a, const void *b)
 /* members[item] = number of items (hence jobs) with the same process,
  * material and batching window: a bound on any batch's size. */
 static int
-s_members(mbuild_t *b, s_scratch_t *sc)
+s_members(mbuild_t *b, mbuild_scratch_t *sc)
 {
     uint32_t ni = b->item_off[b->no];
     s_pm_t *v = malloc((ni + 1) * sizeof *v);
     sc->members = malloc((ni + 1) * sizeof(uint32_t));
-    if (!v || !sc->members) {
+    sc->item_lo = malloc((ni + 1) * sizeof(uint32_t));
+    sc->item_hi = malloc((ni + 1) * sizeof(uint32_t));
+    if (!v || !sc->members || !sc->item_lo || !sc->item_hi) {
         free(v);
         return COFAB_ENOMEM;
     }
@@ -463,6 +312,8 @@ s_members(mbuild_t *b, s_scratch_t *sc)
             const matcher_item_t *it = mbuild_item(b, o, k);
             uint32_t lo, hi;
             s_cap_range(sc, it->process, it->material, &lo, &hi);
+            sc->item_lo[b->item_off[o] + k] = lo;
+            sc->item_hi[b->item_off[o] + k] = hi;
             v[b->item_off[o] + k] = (s_pm_t){lo, (uint32_t) od->due_day / b->p.batch_window,
                                              b->item_off[o] + k};
         }
@@ -480,124 +331,226 @@ s_members(mbuild_t *b, s_scratch_t *sc)
     return 0;
 }
 
-/* Appends the first keep candidates in sc->tmp as core candidates of the
- * job being built. */
-static int
-s_append(mbuild_t *b, s_scratch_t *sc, uint32_t o, uint32_t k0, uint32_t nk, uint32_t keep,
-         uint32_t win)
-{
-    uint32_t nc = b->cand_off[b->njobs];
-    uint32_t nu = nc ? b->cands[nc - 1].use_off + b->cands[nc - 1].nuse : 0;
-    if (s_grow((void **) &b->cands, &sc->cand_cap, nc + keep, sizeof *b->cands)
-        || s_grow((void **) &b->uses, &sc->use_cap, nu + (size_t) keep * nk, sizeof *b->uses))
-        return COFAB_ENOMEM;
-    size_t cc = sc->cand_cap, uc = sc->use_cap;
-    void *f = realloc(b->cand_full, cc * sizeof(int64_t));
-    if (!f)
-        return COFAB_ENOMEM;
-    b->cand_full = f;
-    f = realloc(b->cand_dist, cc * sizeof(int64_t));
-    if (!f)
-        return COFAB_ENOMEM;
-    b->cand_dist = f;
-    if (s_grow((void **) &sc->use_slot, &sc->slot_cap, uc, sizeof(uint32_t))
-        || s_grow((void **) &sc->use_win, &sc->win_cap, uc, sizeof(uint32_t)))
-        return COFAB_ENOMEM;
-    for (uint32_t i = 0; i < keep; i++) {
-        const s_cand_t *c = &sc->tmp[i];
-        b->cands[nc] = (mcore_cand_t){c->fac, nu, nk, c->primal_ok, c->cost, c->lbcost};
-        b->cand_full[nc] = c->full;
-        b->cand_dist[nc] = c->dist;
-        for (uint32_t k = 0; k < nk; k++) {
-            b->uses[nu] = (mcore_use_t){c->res[k], UINT32_MAX, mbuild_item(b, o, k0 + k)->qty};
-            sc->use_slot[nu] = c->slot[k];
-            sc->use_win[nu] = win;
-            nu++;
-        }
-        nc++;
-    }
-    b->cand_off[b->njobs + 1] = nc;
-    return 0;
-}
-
 /* Gives every use its batching group: (resource, material, window). */
 static int
-s_groups(mbuild_t *b, s_scratch_t *sc)
+s_groups(mbuild_t *b, mbuild_scratch_t *sc)
 {
     uint32_t nc = b->cand_off[b->njobs];
     uint32_t nu = nc ? b->cands[nc - 1].use_off + b->cands[nc - 1].nuse : 0;
-    s_gkey_t *k = malloc((nu + 1) * sizeof *k);
+    mbuild_gkey_t *k = malloc((nu + 1) * sizeof *k);
     b->setup = malloc((nu + 1) * sizeof(int64_t));
     if (!k || !b->setup) {
         free(k);
         return COFAB_ENOMEM;
     }
-    /* counting sort by resource, then small sorts: same order as one big
-     * sort by (res, slot, win, use), far cheaper */
-    uint32_t *start = calloc((size_t) b->nres + 2, sizeof *start);
-    if (!start) {
+    /* Stable counting sorts by window, then slot, then resource: the same
+     * order as one sort by (res, slot, win, use), in linear time. */
+    uint32_t maxw = 0;
+    for (uint32_t u = 0; u < nu; u++)
+        maxw = sc->use_win[u] > maxw ? sc->use_win[u] : maxw;
+    size_t ncnt = (size_t) b->nres + MATCHER_MAX_MATERIALS + maxw + 3;
+    uint32_t *idx = malloc(((size_t) nu + 1) * sizeof *idx);
+    uint32_t *tmp = malloc(((size_t) nu + 1) * sizeof *tmp);
+    uint32_t *cnt = malloc(ncnt * sizeof *cnt);
+    if (!idx || !tmp || !cnt) {
+        free(idx);
+        free(tmp);
+        free(cnt);
         free(k);
         return COFAB_ENOMEM;
     }
     for (uint32_t u = 0; u < nu; u++)
-        start[b->uses[u].res + 2]++;
-    for (uint32_t r = 0; r < b->nres; r++)
-        start[r + 2] += start[r + 1];
-    for (uint32_t u = 0; u < nu; u++)
-        k[start[b->uses[u].res + 1]++] = (s_gkey_t){b->uses[u].res, sc->use_slot[u],
-                                                     sc->use_win[u], u};
-    for (uint32_t r = 0; r < b->nres; r++)
-        qsort(k + start[r], start[r + 1] - start[r], sizeof *k, s_gkey_cmp);
-    free(start);
+        idx[u] = u;
+    for (int pass = 0; pass < 3; pass++) {
+        size_t range = pass == 0 ? (size_t) maxw + 1 : pass == 1 ? MATCHER_MAX_MATERIALS : b->nres;
+        memset(cnt, 0, (range + 1) * sizeof *cnt);
+        for (uint32_t i = 0; i < nu; i++) {
+            uint32_t u = idx[i];
+            cnt[1 + (pass == 0 ? sc->use_win[u] : pass == 1 ? sc->use_slot[u] : b->uses[u].res)]++;
+        }
+        for (size_t v = 1; v <= range; v++)
+            cnt[v] += cnt[v - 1];
+        for (uint32_t i = 0; i < nu; i++) {
+            uint32_t u = idx[i];
+            tmp[cnt[pass == 0 ? sc->use_win[u] : pass == 1 ? sc->use_slot[u] : b->uses[u].res]++] = u;
+        }
+        uint32_t *t = idx;
+        idx = tmp;
+        tmp = t;
+    }
+    for (uint32_t i = 0; i < nu; i++) {
+        uint32_t u = idx[i];
+        k[i] = (mbuild_gkey_t){b->uses[u].res, sc->use_slot[u], sc->use_win[u], u};
+    }
+    free(idx);
+    free(tmp);
+    free(cnt);
     uint32_t g = 0;
     for (uint32_t i = 0; i < nu; i++) {
         if (i > 0 && (k[i].res != k[i - 1].res || k[i].slot != k[i - 1].slot
                       || k[i].win != k[i - 1].win))
-            g++;
-        b->uses[k[i].use].group = g;
+            k[++g] = k[i];                  /* first key of the next group */
+        else if (i == 0)
+            k[0] = k[i];
+        b->uses[k[i].id].group = g;
+        k[g].id = g;
         b->setup[g] = b->res_offer[k[i].res]->setup_cost;
     }
     b->core.ngroups = nu ? g + 1 : 0;
     sc->gkeys = k;
-    sc->ngkeys = nu;
+    sc->ngkeys = b->core.ngroups;
     return 0;
 }
 
-/* Keeps the K cheapest candidates (by lbcost, then factory; found online
- * by s_job_cands) and, for jobs with many capable factories, up to K more
- * spread evenly over the canonical factory order, so a job is not left
- * only with the factories everyone wants. The kept ones move to the front
- * of sc->tmp, sorted. *cut gets a lower bound on every left-out lbcost. */
-static uint32_t
-s_select(const mbuild_t *b, s_scratch_t *sc, uint32_t n, int64_t *cut)
+/* One job found by a builder thread. */
+typedef struct {
+    uint32_t o, k0, nk;             /* canonical order, first item, items */
+    uint32_t keep;                  /* kept candidates */
+    int64_t cut;                    /* bound on the left-out ones */
+} s_jobrec_t;
+
+/* Core candidate arrays as one builder thread fills them; use_off is
+ * relative to its own uses until the parts are joined. */
+typedef struct {
+    mcore_cand_t *cands;            /* candidates */
+    int64_t *full, *dist;           /* per candidate: cost with setups, metres */
+    size_t nc, cc;                  /* used, allocated */
+    mcore_use_t *uses;              /* uses */
+    uint32_t *slot, *win;           /* per use: material slot, batching window */
+    size_t nu, uc;                  /* used, allocated */
+} s_carr_t;
+
+static void
+s_carr_free(s_carr_t *a)
 {
-    (void) b;
-    *cut = INT64_MAX;
-    memset(sc->mark, 0, n);
-    for (uint32_t k = 0; k < sc->ntop; k++)
-        sc->mark[sc->top[k]] = 1;
-    for (uint32_t i = 0; i < n; i++)
-        sc->mark[i] |= (uint8_t) sc->tmp[i].spread;
-    if (sc->skipped && sc->ntop)            /* skipped ones cost more than the K-th */
-        *cut = sc->tmp[sc->top[sc->ntop - 1]].lbcost;
-    uint32_t w = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (sc->mark[i]) {
-            s_cand_t t = sc->tmp[i];
-            sc->tmp[i] = sc->tmp[w];
-            sc->tmp[w++] = t;
-        } else if (sc->tmp[i].lbcost < *cut) {
-            *cut = sc->tmp[i].lbcost;
-        }
-    }
-    qsort(sc->tmp, w, sizeof *sc->tmp, s_cand_cmp);
-    return w;
+    free(a->cands);
+    free(a->full);
+    free(a->dist);
+    free(a->uses);
+    free(a->slot);
+    free(a->win);
 }
 
+/* Room for nc more candidates and nu more uses. */
 static int
-s_jobs(mbuild_t *b, s_scratch_t *sc)
+s_carr_room(s_carr_t *a, size_t nc, size_t nu)
 {
-    const matcher_problem_t *pb = b->pb;
+    size_t cc = a->cc, uc = a->uc;
+    if (mbuild_grow((void **) &a->cands, &cc, a->nc + nc, sizeof *a->cands))
+        return COFAB_ENOMEM;
+    cc = a->cc;
+    if (mbuild_grow((void **) &a->full, &cc, a->nc + nc, sizeof *a->full))
+        return COFAB_ENOMEM;
+    cc = a->cc;
+    if (mbuild_grow((void **) &a->dist, &cc, a->nc + nc, sizeof *a->dist))
+        return COFAB_ENOMEM;
+    if (mbuild_grow((void **) &a->uses, &uc, a->nu + nu, sizeof *a->uses))
+        return COFAB_ENOMEM;
+    uc = a->uc;
+    if (mbuild_grow((void **) &a->slot, &uc, a->nu + nu, sizeof *a->slot))
+        return COFAB_ENOMEM;
+    uc = a->uc;
+    if (mbuild_grow((void **) &a->win, &uc, a->nu + nu, sizeof *a->win))
+        return COFAB_ENOMEM;
+    a->cc = cc;
+    a->uc = uc;
+    return 0;
+}
+
+/* Appends the kept candidates of job jr in core form. */
+static int
+s_carr_push(s_carr_t *a, const mbuild_t *b, const s_jobrec_t *jr, const mbuild_cand_t *kept)
+{
+    if (s_carr_room(a, jr->keep, (size_t) jr->keep * jr->nk))
+        return COFAB_ENOMEM;
+    uint32_t win = (uint32_t) b->pb->orders[b->ord[jr->o]].due_day / b->p.batch_window;
+    int64_t qty[MATCHER_MAX_ITEMS];
+    for (uint32_t k = 0; k < jr->nk; k++)
+        qty[k] = mbuild_item(b, jr->o, jr->k0 + k)->qty;
+    for (uint32_t i = 0; i < jr->keep; i++) {
+        const mbuild_cand_t *c = &kept[i];
+        a->cands[a->nc] = (mcore_cand_t){c->fac, (uint32_t) a->nu, jr->nk, c->primal_ok, c->cost,
+                                         c->lbcost};
+        a->full[a->nc] = c->full;
+        a->dist[a->nc++] = c->dist;
+        for (uint32_t k = 0; k < jr->nk; k++) {
+            a->uses[a->nu] = (mcore_use_t){c->res[k], UINT32_MAX, qty[k]};
+            a->slot[a->nu] = c->slot[k];
+            a->win[a->nu++] = win;
+        }
+    }
+    return 0;
+}
+
+/* The orders o0 .. o1-1 of one builder thread: statuses go straight to
+ * b->ord_status (disjoint), jobs and their kept candidates (in core form)
+ * to the part's own arrays, joined in order afterwards. */
+typedef struct {
+    mbuild_t *b;                    /* builder (read-only but for ord_status) */
+    mcand_lane_t *ln;               /* this thread's scratch */
+    uint32_t o0, o1;                /* orders */
+    s_jobrec_t *jobs;               /* jobs found */
+    uint32_t njobs;
+    size_t jobs_cap;
+    s_carr_t ca;                    /* their candidates */
+    int rc;                         /* 0 or COFAB_ENOMEM */
+} s_part_t;
+
+static void *
+s_part_run(void *arg)
+{
+    s_part_t *pt = arg;
+    mbuild_t *b = pt->b;
+    const mbuild_scratch_t *sc = b->scratch;
+    for (uint32_t o = pt->o0; o < pt->o1; o++) {
+        const matcher_order_t *od = &b->pb->orders[b->ord[o]];
+        b->ord_status[o] = MATCHER_PLACED;
+        for (uint32_t k = 0; k < od->nitems; k++) {
+            uint32_t gi = b->item_off[o] + k, cnt = sc->item_hi[gi] - sc->item_lo[gi];
+            if (cnt < b->p.min_capable) {
+                b->ord_status[o] = cnt == 0 ? MATCHER_NO_CAPABLE : MATCHER_REDUNDANCY;
+                break;
+            }
+        }
+        if (b->ord_status[o] != MATCHER_PLACED)
+            continue;
+        uint32_t first = pt->njobs, nk = od->split ? 1 : od->nitems;
+        size_t c0 = pt->ca.nc, u0 = pt->ca.nu;
+        uint32_t njob = od->split ? od->nitems : 1;
+        for (uint32_t jj = 0; jj < njob; jj++) {
+            uint32_t k0 = jj * nk;
+            matcher_status_t why = MATCHER_PLACED;
+            uint32_t n = mcand_list(b, pt->ln, o, k0, nk, od->split, 0, NULL, &why);
+            if (n == 0) {
+                b->ord_status[o] = why;
+                pt->njobs = first;          /* drop the order's jobs */
+                pt->ca.nc = c0;
+                pt->ca.nu = u0;
+                break;
+            }
+            int64_t cut = INT64_MAX;
+            uint32_t keep = mcand_select(pt->ln, n, &cut);
+            if (mbuild_grow((void **) &pt->jobs, &pt->jobs_cap, pt->njobs + 1, sizeof *pt->jobs)) {
+                pt->rc = COFAB_ENOMEM;
+                return NULL;
+            }
+            pt->jobs[pt->njobs] = (s_jobrec_t){o, k0, nk, keep, cut};
+            if (s_carr_push(&pt->ca, b, &pt->jobs[pt->njobs++], pt->ln->tmp)) {
+                pt->rc = COFAB_ENOMEM;
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Lists and selects every job's candidates. Two threads split the orders
+ * when there are many (each job's listing depends only on the problem, so
+ * the result is the same as one thread's); then the second part's arrays
+ * are appended to the first's (grown in place: fresh pages are costly). */
+static int
+s_jobs(mbuild_t *b, mbuild_scratch_t *sc)
+{
     uint32_t ni = b->item_off[b->no];
     b->ord_status = calloc(b->no + 1, sizeof *b->ord_status);
     b->ord_job = calloc(b->no + 1, sizeof(uint32_t));
@@ -608,72 +561,91 @@ s_jobs(mbuild_t *b, s_scratch_t *sc)
     b->job_thr = malloc((ni + 1) * sizeof(uint32_t));
     b->cutoff = malloc((ni + 1) * sizeof(int64_t));
     b->cand_off = malloc((ni + 2) * sizeof(uint32_t));
-    sc->tmp = malloc((b->nf + 1) * sizeof *sc->tmp);
-    sc->mark = malloc(b->nf + 1);
-    sc->top = malloc((b->p.max_candidates + 1) * sizeof(uint32_t));
     if (!b->ord_status || !b->ord_job || !b->ord_njobs || !b->job_order || !b->job_item
-        || !b->job_nitems || !b->job_thr || !b->cutoff || !b->cand_off || !sc->tmp || !sc->mark
-        || !sc->top)
+        || !b->job_nitems || !b->job_thr || !b->cutoff || !b->cand_off
+        || mcand_lane_init(&sc->lane[0], b->nf, b->p.max_candidates)
+        || mcand_lane_init(&sc->lane[1], b->nf, b->p.max_candidates))
         return COFAB_ENOMEM;
-    b->njobs = 0;
-    b->cand_off[0] = 0;
-    for (uint32_t o = 0; o < b->no; o++) {
-        const matcher_order_t *od = &pb->orders[b->ord[o]];
-        b->ord_status[o] = MATCHER_PLACED;
-        for (uint32_t k = 0; k < od->nitems; k++) {
-            const matcher_item_t *it = mbuild_item(b, o, k);
-            uint32_t lo, hi;
-            s_cap_range(sc, it->process, it->material, &lo, &hi);
-            if (hi - lo < b->p.min_capable) {
-                b->ord_status[o] = hi == lo ? MATCHER_NO_CAPABLE : MATCHER_REDUNDANCY;
-                break;
+    uint32_t half = b->no >= 2048 ? b->no / 2 : b->no;
+    s_part_t pt[2];
+    memset(pt, 0, sizeof pt);
+    pt[0] = (s_part_t){.b = b, .ln = &sc->lane[0], .o0 = 0, .o1 = half};
+    pt[1] = (s_part_t){.b = b, .ln = &sc->lane[1], .o0 = half, .o1 = b->no};
+    /* Room for the most a part can keep, reserved up front: growing by
+     * doubling copies and touches fresh pages, which is slow here, while
+     * reserved pages never used cost nothing. The first part's arrays
+     * also get the second's share, which is appended to them. */
+    size_t per = (size_t) b->p.max_candidates + b->p.max_candidates / 2 + 2;
+    if (per > (size_t) b->nf + 1)
+        per = (size_t) b->nf + 1;
+    size_t i0 = (size_t) b->item_off[half] * per, i1 = (size_t) (ni - b->item_off[half]) * per;
+    if (s_carr_room(&pt[0].ca, i0 + i1 + 1, i0 + i1 + 1) || s_carr_room(&pt[1].ca, i1 + 1, i1 + 1))
+        return COFAB_ENOMEM;
+    pthread_t th;
+    int threaded = half < b->no && pthread_create(&th, NULL, s_part_run, &pt[1]) == 0;
+    s_part_run(&pt[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        s_part_run(&pt[1]);             /* no second thread: same work, in turn */
+    int rc = pt[0].rc ? pt[0].rc : pt[1].rc;
+    s_carr_t *a = &pt[0].ca, *z = &pt[1].ca;
+    if (rc == 0 && (rc = s_carr_room(a, z->nc + 1, z->nu + 1)) == 0) {
+        for (size_t i = 0; i < z->nc; i++) {
+            a->cands[a->nc + i] = z->cands[i];
+            a->cands[a->nc + i].use_off += (uint32_t) a->nu;
+        }
+        memcpy(a->full + a->nc, z->full, z->nc * sizeof *a->full);
+        memcpy(a->dist + a->nc, z->dist, z->nc * sizeof *a->dist);
+        memcpy(a->uses + a->nu, z->uses, z->nu * sizeof *a->uses);
+        memcpy(a->slot + a->nu, z->slot, z->nu * sizeof *a->slot);
+        memcpy(a->win + a->nu, z->win, z->nu * sizeof *a->win);
+        a->nc += z->nc;
+        a->nu += z->nu;
+        b->njobs = 0;
+        b->cand_off[0] = 0;
+        for (int k = 0; k < 2; k++)
+            for (uint32_t i = 0; i < pt[k].njobs; i++) {
+                const s_jobrec_t *jr = &pt[k].jobs[i];
+                uint32_t j = b->njobs++;
+                if (b->ord_njobs[jr->o]++ == 0)
+                    b->ord_job[jr->o] = j;
+                b->job_order[j] = jr->o;
+                b->job_item[j] = jr->k0;
+                b->job_nitems[j] = jr->nk;
+                b->job_thr[j] = b->ord_thr[jr->o];
+                b->cutoff[j] = jr->cut;
+                b->cand_off[j + 1] = b->cand_off[j] + jr->keep;
             }
-        }
-        if (b->ord_status[o] != MATCHER_PLACED)
-            continue;
-        uint32_t first = b->njobs, nk = od->split ? 1 : od->nitems;
-        uint32_t njob = od->split ? od->nitems : 1;
-        uint32_t thr = s_thr_index(b, s_eff_due(b, od));
-        for (uint32_t jj = 0; jj < njob; jj++) {
-            uint32_t k0 = jj * nk;
-            matcher_status_t why = MATCHER_PLACED;
-            uint32_t n = s_job_cands(b, sc, o, k0, nk, od->split, 0, &why);
-            if (n == 0) {
-                b->ord_status[o] = why;
-                b->njobs = first;               /* drop the order's jobs */
-                break;
-            }
-            int64_t cut = INT64_MAX;
-            uint32_t keep = s_select(b, sc, n, &cut);
-            uint32_t j = b->njobs;
-            b->job_order[j] = o;
-            b->job_item[j] = k0;
-            b->job_nitems[j] = nk;
-            b->job_thr[j] = thr;
-            b->cutoff[j] = cut;
-
-            if (s_append(b, sc, o, k0, nk, keep, (uint32_t) od->due_day / b->p.batch_window))
-                return COFAB_ENOMEM;
-            b->njobs++;
-        }
-        if (b->ord_status[o] == MATCHER_PLACED) {
-            b->ord_job[o] = first;
-            b->ord_njobs[o] = b->njobs - first;
-        }
+        /* the joined arrays become the builder's */
+        b->cands = a->cands;
+        b->cand_full = a->full;
+        b->cand_dist = a->dist;
+        b->uses = a->uses;
+        sc->use_slot = a->slot;
+        sc->use_win = a->win;
+        sc->cand_cap = a->cc;
+        sc->use_cap = sc->slot_cap = sc->win_cap = a->uc;
+        memset(a, 0, sizeof *a);
     }
-    return 0;
+    for (int k = 0; k < 2; k++) {
+        free(pt[k].jobs);
+        s_carr_free(&pt[k].ca);
+    }
+    return rc;
 }
 
 static void
-s_scratch_free(s_scratch_t *sc)
+s_scratch_free(mbuild_scratch_t *sc)
 {
     if (!sc)
         return;
     free(sc->caps);
     free(sc->members);
-    free(sc->tmp);
-    free(sc->mark);
-    free(sc->top);
+    free(sc->item_lo);
+    free(sc->item_hi);
+    mcand_lane_free(&sc->lane[0]);
+    mcand_lane_free(&sc->lane[1]);
     free(sc->use_slot);
     free(sc->use_win);
     free(sc->gkeys);
@@ -682,6 +654,10 @@ s_scratch_free(s_scratch_t *sc)
     free(sc->rprice);
     free(sc->rsetup);
     free(sc->capT);
+    free(sc->pord);
+    free(sc->prank);
+    free(sc->tup);
+    free(sc->ptup);
     free(sc);
 }
 
@@ -690,7 +666,7 @@ mbuild_new(const matcher_problem_t *pb, const matcher_params_t *p, mbuild_t **ou
 {
     int rc = COFAB_ENOMEM;
     mbuild_t *b = calloc(1, sizeof *b);
-    s_scratch_t *sc = calloc(1, sizeof *sc);
+    mbuild_scratch_t *sc = calloc(1, sizeof *sc);
     if (!b || !sc) {
         free(b);
         free(sc);
@@ -726,39 +702,21 @@ out:
 }
 
 uint32_t
-mbuild_job_all(mbuild_t *b, uint32_t j, const mbuild_cand_t **out)
-{
-    s_scratch_t *sc = b->scratch;
-    uint32_t o = b->job_order[j];
-    matcher_status_t why = MATCHER_PLACED;
-    int split = b->pb->orders[b->ord[o]].split;
-    uint32_t n = s_job_cands(b, sc, o, b->job_item[j], b->job_nitems[j], split, 1, &why);
-    uint32_t w = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (split || sc->tmp[i].primal_ok)
-            sc->tmp[w++] = sc->tmp[i];
-    if (split)                      /* pieces are handed out cheapest first */
-        qsort(sc->tmp, w, sizeof *sc->tmp, s_cand_cmp);
-    *out = sc->tmp;
-    return w;
-}
-
-uint32_t
 mbuild_group(const mbuild_t *b, uint32_t res, uint32_t slot, uint32_t win)
 {
-    const s_scratch_t *sc = b->scratch;
-    s_gkey_t key = {res, slot, win, 0};
+    const mbuild_scratch_t *sc = b->scratch;
+    mbuild_gkey_t key = {res, slot, win, 0};
     uint32_t a = 0, z = sc->ngkeys;
     while (a < z) {
         uint32_t m = a + (z - a) / 2;
-        if (s_gkey_cmp(&sc->gkeys[m], &key) < 0)
+        if (mbuild_gkey_cmp(&sc->gkeys[m], &key) < 0)
             a = m + 1;
         else
             z = m;
     }
     if (a < sc->ngkeys && sc->gkeys[a].res == res && sc->gkeys[a].slot == slot
         && sc->gkeys[a].win == win)
-        return b->uses[sc->gkeys[a].use].group;
+        return sc->gkeys[a].id;
     return UINT32_MAX;
 }
 
@@ -776,6 +734,7 @@ mbuild_destroy(mbuild_t **self_p)
     free(b->res_offer);
     free(b->usable);
     free(b->thr_day);
+    free(b->ord_thr);
     free(b->job_order);
     free(b->job_item);
     free(b->job_nitems);

@@ -1,10 +1,10 @@
-/* mcore.c — the generic assignment core: Lagrangian bound, regret
- * construction, ejection-chain local search and a small exact search.
+/* mcore.c — the generic assignment core: state and exact move costs,
+ * regret construction, local search (shift, swap, ejection chain, make
+ * room), the fixed-seed iterated search and the solve driver.
  *
- * Everything is integer. Lagrange multipliers are fixed-point (scaled by
- * 2^F); sums that could overflow 64 bits use 128-bit accumulators, so the
- * bound is exact arithmetic on a valid multiplier vector and the run is
- * byte-reproducible. All loops are bounded by iteration budgets.
+ * Everything is integer and every loop is bounded by a budget, so a run is
+ * byte-reproducible. The Lagrangian is in mlagr.c, the exact search in
+ * mexact.c.
  */
 #include "cofab/matcher.h"
 
@@ -13,36 +13,14 @@
 
 #include "cofab/error.h"
 
-typedef __int128 s_i128;
-
-typedef struct {
-    const mcore_t *in;              /* the instance */
-    const matcher_params_t *p;      /* budgets */
-    uint32_t nthr;                  /* thresholds per resource */
-    int64_t *slack;                 /* nres × nthr: capacity minus load */
-    int64_t *sufmin;                /* nres × nthr: min slack over t' >= t */
-    uint32_t *grpcnt;               /* ngroups: members per batching group */
-    int32_t *choice;                /* njobs: candidate or -1 */
-    int32_t *head;                  /* nagents: first job placed at agent */
-    int32_t *next, *prev;           /* njobs: per-agent job list links */
-    int64_t obj;                    /* objective of choice */
-    uint64_t evals;                 /* local-search evaluations so far */
-    uint64_t nodes;                 /* exact search nodes so far */
-    int aborted;                    /* exact search hit its node budget */
-    int32_t *best;                  /* njobs: best choice found */
-    uint32_t perm[64];              /* exact search: job at each depth */
-    int64_t best_obj;               /* its objective */
-} s_state_t;
-
 static const mcore_cand_t *
-s_cand(const s_state_t *st, int32_t c)
+s_cand(const mcore_state_t *st, int32_t c)
 {
     return &st->in->cands[c];
 }
 
-/* 1 if candidate c fits with threshold thr given the current load. */
-static int
-s_fits(const s_state_t *st, int32_t c, uint32_t thr)
+int
+mcore_fits(const mcore_state_t *st, int32_t c, uint32_t thr)
 {
     const mcore_cand_t *cd = s_cand(st, c);
     for (uint32_t u = 0; u < cd->nuse; u++) {
@@ -53,9 +31,11 @@ s_fits(const s_state_t *st, int32_t c, uint32_t thr)
     return 1;
 }
 
-/* Adds (sign 1) or removes (sign -1) the load of candidate c. */
+/* Adds (sign 1) or removes (sign -1) the load of candidate c. Only the
+ * thresholds from thr on change, so only their suffix minima are redone
+ * and the walk down stops as soon as a minimum is unchanged. */
 static void
-s_apply(s_state_t *st, int32_t c, uint32_t thr, int sign)
+s_apply(mcore_state_t *st, int32_t c, uint32_t thr, int sign)
 {
     const mcore_cand_t *cd = s_cand(st, c);
     uint32_t nt = st->nthr;
@@ -63,22 +43,28 @@ s_apply(s_state_t *st, int32_t c, uint32_t thr, int sign)
         const mcore_use_t *us = &st->in->uses[cd->use_off + u];
         int64_t *sl = st->slack + (size_t) us->res * nt;
         int64_t *sm = st->sufmin + (size_t) us->res * nt;
-        for (uint32_t t = thr; t < nt; t++)
-            sl[t] -= sign * us->amount;
-        int64_t m = INT64_MAX;
-        for (uint32_t t = nt; t-- > 0;) {
-            if (sl[t] < m)
-                m = sl[t];
-            sm[t] = m;
+        int64_t d = sign * us->amount;
+        for (uint32_t t = thr; t < nt; t++) {
+            sl[t] -= d;
+            sm[t] -= d;                     /* every suffix from thr on moved by d */
+        }
+        int64_t m = thr + 1 < nt ? sm[thr + 1] : INT64_MAX;
+        if (sl[thr] < m)
+            m = sl[thr];
+        sm[thr] = m;
+        for (uint32_t t = thr; t-- > 0;) {
+            int64_t v = sl[t] < m ? sl[t] : m;
+            if (sm[t] == v)
+                break;                      /* lower suffixes unchanged too */
+            sm[t] = m = v;
         }
         if (us->group != UINT32_MAX)
             st->grpcnt[us->group] = (uint32_t) ((int64_t) st->grpcnt[us->group] + sign);
     }
 }
 
-/* Cost of adding candidate c now (setups of groups still empty). */
-static int64_t
-s_in_cost(const s_state_t *st, int32_t c)
+int64_t
+mcore_in_cost(const mcore_state_t *st, int32_t c)
 {
     if (c < 0)
         return st->in->penalty;
@@ -94,7 +80,7 @@ s_in_cost(const s_state_t *st, int32_t c)
 
 /* Cost saved by removing the placed candidate c (setups it pays alone). */
 static int64_t
-s_out_cost(const s_state_t *st, int32_t c)
+s_out_cost(const mcore_state_t *st, int32_t c)
 {
     if (c < 0)
         return st->in->penalty;
@@ -108,9 +94,8 @@ s_out_cost(const s_state_t *st, int32_t c)
     return v;
 }
 
-/* Moves job j to candidate c (-1: unplaced), keeping obj exact. */
-static void
-s_assign(s_state_t *st, uint32_t j, int32_t c)
+void
+mcore_assign(mcore_state_t *st, uint32_t j, int32_t c)
 {
     int32_t cur = st->choice[j];
     uint32_t thr = st->in->job_thr[j];
@@ -127,7 +112,7 @@ s_assign(s_state_t *st, uint32_t j, int32_t c)
         if (st->next[j] >= 0)
             st->prev[st->next[j]] = st->prev[j];
     }
-    st->obj += s_in_cost(st, c);
+    st->obj += mcore_in_cost(st, c);
     st->choice[j] = c;
     st->prev[j] = st->next[j] = -1;
     if (c >= 0) {
@@ -140,8 +125,8 @@ s_assign(s_state_t *st, uint32_t j, int32_t c)
     }
 }
 
-static void
-s_reset(s_state_t *st)
+void
+mcore_reset(mcore_state_t *st)
 {
     const mcore_t *in = st->in;
     size_t nrt = (size_t) in->nres * st->nthr;
@@ -165,8 +150,8 @@ s_reset(s_state_t *st)
     st->obj = (int64_t) in->njobs * in->penalty;
 }
 
-static void
-s_keep_if_better(s_state_t *st)
+void
+mcore_keep_if_better(mcore_state_t *st)
 {
     if (st->obj < st->best_obj) {
         st->best_obj = st->obj;
@@ -174,20 +159,26 @@ s_keep_if_better(s_state_t *st)
     }
 }
 
-static void
-s_load_best(s_state_t *st)
+void
+mcore_load_best(mcore_state_t *st)
 {
-    s_reset(st);
+    mcore_reset(st);
     for (uint32_t j = 0; j < st->in->njobs; j++)
         if (st->best[j] >= 0)
-            s_assign(st, j, st->best[j]);
+            mcore_assign(st, j, st->best[j]);
 }
 
 /* ---- local search -------------------------------------------------- */
 
+static int
+s_spent(const mcore_state_t *st)
+{
+    return st->evals >= st->budget;
+}
+
 /* Best improving single move of job j; returns 1 if applied. */
 static int
-s_try_shift(s_state_t *st, uint32_t j)
+s_try_shift(mcore_state_t *st, uint32_t j)
 {
     const mcore_t *in = st->in;
     int32_t cur = st->choice[j];
@@ -201,14 +192,12 @@ s_try_shift(s_state_t *st, uint32_t j)
     }
     for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++) {
         const mcore_cand_t *cd = &in->cands[c];
-        if ((int32_t) c == cur || !cd->primal_ok)
-            continue;
         st->evals++;
-        if (cd->cost - out >= best_d)
+        if (cd->cost - out >= best_d || (int32_t) c == cur || !cd->primal_ok)
             continue;
-        if (!s_fits(st, (int32_t) c, thr))
+        if (!mcore_fits(st, (int32_t) c, thr))
             continue;
-        int64_t d = s_in_cost(st, (int32_t) c) - out;
+        int64_t d = mcore_in_cost(st, (int32_t) c) - out;
         if (d < best_d) {
             best_d = d;
             best_c = (int32_t) c;
@@ -216,74 +205,13 @@ s_try_shift(s_state_t *st, uint32_t j)
     }
     if (best_c == -2)
         return 0;
-    s_assign(st, j, best_c);
+    mcore_assign(st, j, best_c);
     return 1;
-}
-
-/* Ejection chain of depth 2: j moves to candidate b at agent B, pushing
- * a job k out of B to its best other place (or unplaced). First improving
- * chain is applied; returns 1 then. */
-static int
-s_try_eject(s_state_t *st, uint32_t j)
-{
-    const mcore_t *in = st->in;
-    int32_t cur = st->choice[j];
-    uint32_t thr = in->job_thr[j];
-    for (uint32_t b = in->cand_off[j]; b < in->cand_off[j + 1]; b++) {
-        const mcore_cand_t *bd = &in->cands[b];
-        if ((int32_t) b == cur || !bd->primal_ok)
-            continue;
-        if (st->evals >= st->p->ls_budget)
-            return 0;
-        int64_t out_j = s_out_cost(st, cur);
-        if (bd->cost >= out_j)
-            continue;                       /* not cheaper for j itself */
-        if (s_fits(st, (int32_t) b, thr))
-            continue;                       /* plain shift territory */
-        for (int32_t k = st->head[bd->agent]; k >= 0;) {
-            int32_t knext = st->next[k];
-            int32_t kc = st->choice[k];
-            int64_t obj0 = st->obj;
-            st->evals++;
-            s_assign(st, (uint32_t) k, -1);
-            if (!s_fits(st, (int32_t) b, thr)) {
-                s_assign(st, (uint32_t) k, kc);
-                k = knext;
-                continue;
-            }
-            s_assign(st, j, (int32_t) b);
-            /* best new home for k (j's old agent included: a swap) */
-            uint32_t kthr = in->job_thr[k];
-            int64_t best_in = in->penalty;
-            int32_t best_h = -1;
-            for (uint32_t h = in->cand_off[k]; h < in->cand_off[k + 1]; h++) {
-                const mcore_cand_t *hd = &in->cands[h];
-                st->evals++;
-                if ((int32_t) h == kc || !hd->primal_ok || hd->cost >= best_in)
-                    continue;
-                if (!s_fits(st, (int32_t) h, kthr))
-                    continue;
-                int64_t v = s_in_cost(st, (int32_t) h);
-                if (v < best_in) {
-                    best_in = v;
-                    best_h = (int32_t) h;
-                }
-            }
-            s_assign(st, (uint32_t) k, best_h);
-            if (st->obj < obj0)
-                return 1;
-            s_assign(st, (uint32_t) k, -1);
-            s_assign(st, j, cur);
-            s_assign(st, (uint32_t) k, kc);
-            k = knext;
-        }
-    }
-    return 0;
 }
 
 /* Best fitting home of job k other than candidate not (or -1). */
 static int32_t
-s_best_home(s_state_t *st, uint32_t k, int32_t not)
+s_best_home(mcore_state_t *st, uint32_t k, int32_t not, int64_t *cost)
 {
     const mcore_t *in = st->in;
     int64_t best = in->penalty;
@@ -291,68 +219,121 @@ s_best_home(s_state_t *st, uint32_t k, int32_t not)
     for (uint32_t h = in->cand_off[k]; h < in->cand_off[k + 1]; h++) {
         const mcore_cand_t *hd = &in->cands[h];
         st->evals++;
-        if ((int32_t) h == not || !hd->primal_ok || hd->cost >= best
-            || !s_fits(st, (int32_t) h, in->job_thr[k]))
+        if (hd->cost >= best || (int32_t) h == not || !hd->primal_ok
+            || !mcore_fits(st, (int32_t) h, in->job_thr[k]))
             continue;
-        int64_t v = s_in_cost(st, (int32_t) h);
+        int64_t v = mcore_in_cost(st, (int32_t) h);
         if (v < best) {
             best = v;
             bh = (int32_t) h;
         }
     }
+    if (cost)
+        *cost = best;
     return bh;
+}
+
+/* Ejection chain of depth 2 for a placed or unplaced job j: j moves to
+ * candidate b at agent B where it does not fit, pushing one job k out of B
+ * to k's best other place (j's old agent included, so this covers swaps).
+ * The first improving chain is applied; returns 1 then. (A tried chain
+ * leaves k first in B's job list: the order the next tries take.) */
+static int
+s_try_eject(mcore_state_t *st, uint32_t j)
+{
+    const mcore_t *in = st->in;
+    int32_t cur = st->choice[j];
+    uint32_t thr = in->job_thr[j];
+    int64_t out_j = s_out_cost(st, cur);
+    for (uint32_t b = in->cand_off[j]; b < in->cand_off[j + 1]; b++) {
+        const mcore_cand_t *bd = &in->cands[b];
+        st->evals++;
+        if ((int32_t) b == cur || !bd->primal_ok || bd->cost >= out_j)
+            continue;                       /* not cheaper for j itself */
+        if (s_spent(st))
+            return 0;
+        if (mcore_fits(st, (int32_t) b, thr))
+            continue;                       /* plain shift territory */
+        for (int32_t k = st->head[bd->agent], kn; k >= 0; k = kn) {
+            kn = st->next[k];
+            int32_t kc = st->choice[k];
+            st->evals++;
+            int64_t obj0 = st->obj;
+            mcore_assign(st, (uint32_t) k, -1);
+            if (!mcore_fits(st, (int32_t) b, thr)) {
+                mcore_assign(st, (uint32_t) k, kc);
+                continue;
+            }
+            mcore_assign(st, j, (int32_t) b);
+            mcore_assign(st, (uint32_t) k, s_best_home(st, (uint32_t) k, kc, NULL));
+            if (st->obj < obj0)
+                return 1;
+            mcore_assign(st, (uint32_t) k, -1);
+            mcore_assign(st, j, cur);
+            mcore_assign(st, (uint32_t) k, kc);
+        }
+    }
+    return 0;
 }
 
 /* For an unplaced job: empty room at a candidate factory by taking out up
  * to four of its jobs, place the job, and re-home the others; kept only
- * if the objective drops. Returns 1 then. */
+ * if the objective drops. Returns 1 then. Each try starts at another
+ * place of the factory's job list, so it does not keep taking out the
+ * same four. */
 static int
-s_try_room(s_state_t *st, uint32_t j)
+s_try_room(mcore_state_t *st, uint32_t j)
 {
     const mcore_t *in = st->in;
     uint32_t thr = in->job_thr[j];
     for (uint32_t b = in->cand_off[j]; b < in->cand_off[j + 1]; b++) {
         if (!in->cands[b].primal_ok)
             continue;
-        if (st->evals >= st->p->ls_budget)
+        if (s_spent(st))
             return 0;
         int64_t obj0 = st->obj;
         uint32_t out[4];
         int32_t was[4];
         int ne = 0;
-        for (int32_t k = st->head[in->cands[b].agent]; k >= 0 && ne < 4
-                                                       && !s_fits(st, (int32_t) b, thr);) {
+        /* start at a different place of the agent's list each time */
+        int32_t k = st->head[in->cands[b].agent];
+        for (uint32_t skip = st->rot++ % 7; skip > 0 && k >= 0 && st->next[k] >= 0; skip--)
+            k = st->next[k];
+        int32_t first = k;
+        while (k >= 0 && ne < 4 && !mcore_fits(st, (int32_t) b, thr)) {
             int32_t knext = st->next[k];
             out[ne] = (uint32_t) k;
             was[ne++] = st->choice[k];
-            s_assign(st, (uint32_t) k, -1);
-            k = knext;
+            mcore_assign(st, (uint32_t) k, -1);
+            k = knext >= 0 ? knext : st->head[in->cands[b].agent];
+            if (k == first)
+                break;
         }
         st->evals += (uint64_t) ne + 1;
-        int fits = s_fits(st, (int32_t) b, thr);
-        if (fits) {
-            s_assign(st, j, (int32_t) b);
+        if (mcore_fits(st, (int32_t) b, thr)) {
+            mcore_assign(st, j, (int32_t) b);
             for (int e = 0; e < ne; e++)
-                s_assign(st, out[e], s_best_home(st, out[e], was[e]));
+                mcore_assign(st, out[e], s_best_home(st, out[e], was[e], NULL));
             if (st->obj < obj0)
                 return 1;
             for (int e = ne; e-- > 0;)
-                s_assign(st, out[e], -1);
-            s_assign(st, j, -1);
+                mcore_assign(st, out[e], -1);
+            mcore_assign(st, j, -1);
         }
         for (int e = ne; e-- > 0;)
-            s_assign(st, out[e], was[e]);
+            mcore_assign(st, out[e], was[e]);
     }
     return 0;
 }
 
-static void
-s_local_search(s_state_t *st)
+void
+mcore_local_search(mcore_state_t *st)
 {
+    const mcore_t *in = st->in;
     int improved = 1;
-    while (improved && st->evals < st->p->ls_budget) {
+    while (improved && !s_spent(st)) {
         improved = 0;
-        for (uint32_t j = 0; j < st->in->njobs && st->evals < st->p->ls_budget; j++) {
+        for (uint32_t j = 0; j < in->njobs && !s_spent(st); j++) {
             if (s_try_shift(st, j) || s_try_eject(st, j)
                 || (st->choice[j] < 0 && s_try_room(st, j)))
                 improved = 1;
@@ -360,35 +341,40 @@ s_local_search(s_state_t *st)
     }
 }
 
-/* Iterated local search on what is left of the budget: knock out a few
- * jobs chosen by a fixed-seed generator, re-place them greedily, polish,
- * keep the best. Deterministic: the seed is a constant. */
-static void
-s_iterate(s_state_t *st)
+/* splitmix64 step: the fixed-seed generator of the iterated search. */
+static uint64_t
+s_next(uint64_t *seed)
+{
+    *seed += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = *seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void
+mcore_iterate(mcore_state_t *st)
 {
     const mcore_t *in = st->in;
     uint64_t seed = 0x636f666162ULL;        /* fixed: same run everywhere */
     uint32_t kick = in->njobs / 20 > 2 ? in->njobs / 20 : 2;
-    for (int round = 0; round < 100 && in->njobs > 1 && st->evals < st->p->ls_budget; round++) {
-        s_load_best(st);
+    for (int round = 0; round < 100 && in->njobs > 1 && !s_spent(st); round++) {
+        mcore_load_best(st);
         for (uint32_t k = 0; k < kick; k++) {
-            seed += 0x9e3779b97f4a7c15ULL;  /* splitmix64 */
-            uint64_t z = seed;
-            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-            z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-            uint32_t j = (uint32_t) ((z ^ (z >> 31)) % in->njobs);
+            uint32_t j = (uint32_t) (s_next(&seed) % in->njobs);
             if (st->choice[j] < 0)
                 continue;
-            s_assign(st, j, -1);
-            int32_t h = s_best_home(st, j, st->best[j]);   /* somewhere else if it can */
-            s_assign(st, j, h);
+            mcore_assign(st, j, -1);
+            mcore_assign(st, j, s_best_home(st, j, st->best[j], NULL));
         }
-        s_local_search(st);
-        s_keep_if_better(st);
+        mcore_local_search(st);
+        mcore_keep_if_better(st);
     }
 }
 
 /* ---- construction -------------------------------------------------- */
+
+typedef __int128 s_i128;
 
 typedef struct {
     int first;                      /* 1: placed before the others */
@@ -407,12 +393,16 @@ s_rank_cmp(const void *a, const void *b)
     return x->job < y->job ? -1 : x->job > y->job;
 }
 
-/* Reduced cost of candidate c for threshold thr under suffix multipliers S. */
+/* Reduced cost (2^F) of candidate c at threshold thr under suffix
+ * multipliers S (NULL: none), starting from base (which may include
+ * setups, hence 128 bits). */
 static s_i128
-s_reduced(const s_state_t *st, const int64_t *S, int32_t c, uint32_t thr, int64_t base, int F)
+s_reduced(const mcore_state_t *st, const int64_t *S, int32_t c, uint32_t thr, int64_t base, int F)
 {
-    const mcore_cand_t *cd = s_cand(st, c);
     s_i128 v = (s_i128) base << F;
+    if (!S)
+        return v;
+    const mcore_cand_t *cd = s_cand(st, c);
     for (uint32_t u = 0; u < cd->nuse; u++) {
         const mcore_use_t *us = &st->in->uses[cd->use_off + u];
         v += (s_i128) us->amount * S[(size_t) us->res * st->nthr + thr];
@@ -420,10 +410,8 @@ s_reduced(const s_state_t *st, const int64_t *S, int32_t c, uint32_t thr, int64_
     return v;
 }
 
-/* Regret-ordered greedy under multipliers S (jobs flagged in first, if
- * given, go before all others); polished by local search and kept if best. */
-static int
-s_construct(s_state_t *st, const int64_t *S, int F, const int32_t *first)
+int
+mcore_construct(mcore_state_t *st, const int64_t *S, int F, const int32_t *first, int polish)
 {
     const mcore_t *in = st->in;
     s_rank_t *rank = malloc((in->njobs ? in->njobs : 1) * sizeof *rank);
@@ -443,320 +431,129 @@ s_construct(s_state_t *st, const int64_t *S, int F, const int32_t *first)
                 b2 = v;
             }
         }
-        rank[j].regret = b2 - b1;
-        rank[j].job = j;
-        rank[j].first = first && first[j] < 0;
+        rank[j] = (s_rank_t){first && first[j] < 0, b2 - b1, j};
     }
     qsort(rank, in->njobs, sizeof *rank, s_rank_cmp);
-    s_reset(st);
+    mcore_reset(st);
     for (uint32_t i = 0; i < in->njobs; i++) {
         uint32_t j = rank[i].job, thr = in->job_thr[j];
         s_i128 best = pen;
         int32_t bc = -1;
         for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++) {
-            if (!in->cands[c].primal_ok || !s_fits(st, (int32_t) c, thr))
+            if (!in->cands[c].primal_ok || !mcore_fits(st, (int32_t) c, thr))
                 continue;
-            s_i128 v = s_reduced(st, S, (int32_t) c, thr, s_in_cost(st, (int32_t) c), F);
+            s_i128 v = s_reduced(st, S, (int32_t) c, thr, mcore_in_cost(st, (int32_t) c), F);
             if (v < best) {
                 best = v;
                 bc = (int32_t) c;
             }
         }
         if (bc >= 0)
-            s_assign(st, j, bc);
+            mcore_assign(st, j, bc);
     }
     free(rank);
-    s_local_search(st);             /* every start gets polished */
-    s_keep_if_better(st);
+    if (polish)
+        mcore_local_search(st);
+    mcore_keep_if_better(st);
     return 0;
 }
 
-/* ---- Lagrangian relaxation of the capacity constraints ------------- */
-
-static int
-s_bitlen(uint64_t v)
-{
-    int n = 0;
-    while (v) {
-        n++;
-        v >>= 1;
-    }
-    return n;
-}
-
-static int
-s_lagrange(s_state_t *st, int64_t *lb_out, uint32_t *iters_out)
-{
-    const mcore_t *in = st->in;
-    uint32_t nt = st->nthr;
-    size_t nrt = (size_t) in->nres * nt;
-    int rc = COFAB_ENOMEM;
-    int64_t *lam = calloc(nrt ? nrt : 1, sizeof(int64_t));
-    int64_t *S = calloc(nrt ? nrt : 1, sizeof(int64_t));
-    int64_t *bestS = calloc(nrt ? nrt : 1, sizeof(int64_t));
-    int64_t *add = calloc(nrt ? nrt : 1, sizeof(int64_t));
-    int64_t *G = calloc(nrt ? nrt : 1, sizeof(int64_t));
-    if (!lam || !S || !bestS || !add || !G)
-        goto out;
-
-    /* Scale F keeps every reduced cost below 2^60; LAMMAX bounds Λ·amount. */
-    uint64_t maxc = (uint64_t) in->penalty, amax = 1;
-    for (uint32_t j = 0; j < in->njobs; j++) {
-        if (in->cutoff[j] != INT64_MAX && (uint64_t) in->cutoff[j] > maxc)
-            maxc = (uint64_t) in->cutoff[j];
-        for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++) {
-            const mcore_cand_t *cd = &in->cands[c];
-            if ((uint64_t) cd->cost > maxc)
-                maxc = (uint64_t) cd->cost;
-            if ((uint64_t) cd->lbcost > maxc)
-                maxc = (uint64_t) cd->lbcost;
-            for (uint32_t u = 0; u < cd->nuse; u++)
-                if ((uint64_t) in->uses[cd->use_off + u].amount > amax)
-                    amax = (uint64_t) in->uses[cd->use_off + u].amount;
-        }
-    }
-    int bl = s_bitlen(maxc);
-    int F = bl >= 52 ? 0 : (52 - bl > 20 ? 20 : 52 - bl);
-    int64_t lammax = (int64_t) (((uint64_t) 1 << 56) / (amax * (nt ? nt : 1)));
-    if (lammax < 1)
-        lammax = 1;
-
-    int64_t best_lb = INT64_MIN;
-    int64_t theta_pm = 2000;
-    uint32_t stall = 0, it = 0;
-    uint32_t every = st->p->lagr_iters / 4 ? st->p->lagr_iters / 4 : 1;
-    for (it = 0; it < st->p->lagr_iters; it++) {
-        for (uint32_t r = 0; r < in->nres; r++) {
-            int64_t s = 0;
-            for (uint32_t t = nt; t-- > 0;) {
-                s += lam[(size_t) r * nt + t];
-                S[(size_t) r * nt + t] = s;
-            }
-        }
-        memset(add, 0, nrt * sizeof(int64_t));
-        s_i128 L = 0;
-        for (uint32_t j = 0; j < in->njobs; j++) {
-            uint32_t thr = in->job_thr[j];
-            s_i128 best = (s_i128) in->penalty << F;
-            int32_t bc = -1;
-            for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++) {
-                s_i128 v = s_reduced(st, S, (int32_t) c, thr, in->cands[c].lbcost, F);
-                if (v < best) {
-                    best = v;
-                    bc = (int32_t) c;
-                }
-            }
-            if (in->cutoff[j] != INT64_MAX && ((s_i128) in->cutoff[j] << F) < best) {
-                best = (s_i128) in->cutoff[j] << F;
-                bc = -1;
-            }
-            L += best;
-            if (bc >= 0) {
-                const mcore_cand_t *cd = &in->cands[bc];
-                for (uint32_t u = 0; u < cd->nuse; u++) {
-                    const mcore_use_t *us = &in->uses[cd->use_off + u];
-                    add[(size_t) us->res * nt + thr] += us->amount;
-                }
-            }
-        }
-        for (size_t k = 0; k < nrt; k++)
-            L -= (s_i128) lam[k] * in->cap[k];
-        /* The optimum is an integer >= L / 2^F: round up. */
-        s_i128 q = L >> F;
-        if (L & (((s_i128) 1 << F) - 1))
-            q++;
-        int64_t lb = (int64_t) q;
-        if (lb > best_lb) {
-            best_lb = lb;
-            stall = 0;
-            memcpy(bestS, S, nrt * sizeof(int64_t));
-        } else if (++stall >= 5) {
-            theta_pm = theta_pm / 2 > 1 ? theta_pm / 2 : 1;
-            stall = 0;
-        }
-        if (it % every == 0) {
-            if (s_construct(st, S, F, NULL) != 0)
-                goto out;
-        }
-        if (best_lb >= st->best_obj)
-            break;                          /* proved optimal */
-        s_i128 norm2 = 0;
-        for (uint32_t r = 0; r < in->nres; r++) {
-            int64_t cum = 0;
-            for (uint32_t t = 0; t < nt; t++) {
-                size_t k = (size_t) r * nt + t;
-                cum += add[k];
-                int64_t g = cum - in->cap[k];
-                if (lam[k] == 0 && g < 0)
-                    g = 0;
-                G[k] = g;
-                norm2 += (s_i128) g * g;
-            }
-        }
-        if (norm2 == 0)
-            break;                          /* relaxed solution is feasible */
-        s_i128 gap = ((s_i128) st->best_obj << F) - L;
-        if (gap <= 0)
-            break;
-        for (size_t k = 0; k < nrt; k++) {
-            if (G[k] == 0)
-                continue;
-            s_i128 d = (s_i128) theta_pm * gap * G[k] / ((s_i128) 1000 * norm2);
-            s_i128 v = (s_i128) lam[k] + d;
-            lam[k] = v < 0 ? 0 : v > lammax ? lammax : (int64_t) v;
-        }
-    }
-    if (s_construct(st, bestS, F, NULL) != 0)
-        goto out;
-    /* Squeaky wheel: jobs the best solution leaves unplaced go first in a
-     * new construction, a few rounds. */
-    for (int round = 0; round < 4; round++) {
-        uint32_t un = 0;
-        for (uint32_t j = 0; j < in->njobs; j++)
-            un += st->best[j] < 0 && in->cand_off[j + 1] > in->cand_off[j];
-        if (!un || st->evals >= st->p->ls_budget)
-            break;
-        if (s_construct(st, bestS, F, st->best) != 0)
-            goto out;
-    }
-    *lb_out = best_lb;
-    *iters_out = it;
-    rc = 0;
-out:
-    free(lam);
-    free(S);
-    free(bestS);
-    free(add);
-    free(G);
-    return rc;
-}
-
-/* ---- exact depth-first branch and bound (small instances) ---------- */
+/* ---- driver -------------------------------------------------------- */
 
 static void
-s_dfs(s_state_t *st, uint32_t i, const int64_t *rest)
+s_free(mcore_state_t *st)
 {
-    const mcore_t *in = st->in;
-    if (st->aborted)
-        return;
-    if (++st->nodes > st->p->bnb_nodes) {
-        st->aborted = 1;
-        return;
-    }
-    if (i == in->njobs) {
-        s_keep_if_better(st);
-        return;
-    }
-    int64_t base = st->obj - (int64_t) (in->njobs - i) * in->penalty;
-    if (base + rest[i] >= st->best_obj)
-        return;
-    /* Sharper bound: each remaining job at its cheapest place that still
-     * fits on its own (capacity only shrinks deeper in the tree). */
-    int64_t bound = base;
-    for (uint32_t d = i; d < in->njobs && bound < st->best_obj; d++) {
-        uint32_t j = st->perm[d];
-        int64_t m = in->penalty;
-        for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++)
-            if (in->cands[c].cost < m && s_fits(st, (int32_t) c, in->job_thr[j]))
-                m = in->cands[c].cost;
-        bound += m;
-    }
-    if (bound >= st->best_obj)
-        return;
-    uint32_t j = st->perm[i], thr = in->job_thr[j];
-    for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1] && !st->aborted; c++) {
-        if (!s_fits(st, (int32_t) c, thr))
-            continue;
-        s_assign(st, j, (int32_t) c);
-        s_dfs(st, i + 1, rest);
-        s_assign(st, j, -1);
-    }
-    if (!st->aborted)
-        s_dfs(st, i + 1, rest);             /* job j stays unplaced */
+    free(st->slack);
+    free(st->sufmin);
+    free(st->grpcnt);
+    free(st->head);
+    free(st->choice);
+    free(st->next);
+    free(st->prev);
+    free(st->best);
 }
 
-/* Returns 1 if the exact search completed (best is then optimal). */
+/* Allocates and empties the state of one solve. Returns 0 or COFAB_ENOMEM
+ * (the state is then freed). */
 static int
-s_exact(s_state_t *st)
+s_init(mcore_state_t *st, const mcore_t *in, const matcher_params_t *p)
 {
-    const mcore_t *in = st->in;
-    if (st->p->bnb_nodes == 0 || in->njobs > 64)
-        return 0;
-    for (uint32_t c = 0; c < in->cand_off[in->njobs]; c++)
-        if (!in->cands[c].primal_ok)
-            return 0;
-    /* Depth order: jobs that are hardest to fit (largest smallest use)
-     * first, so infeasible branches die early. */
-    int64_t key[64];
-    for (uint32_t j = 0; j < in->njobs; j++) {
-        key[j] = INT64_MAX;
-        for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++) {
-            int64_t a = 0;
-            for (uint32_t u = 0; u < in->cands[c].nuse; u++)
-                a += in->uses[in->cands[c].use_off + u].amount;
-            key[j] = a < key[j] ? a : key[j];
-        }
-        uint32_t d = j;
-        while (d > 0 && key[st->perm[d - 1]] < key[j]) {
-            st->perm[d] = st->perm[d - 1];
-            d--;
-        }
-        st->perm[d] = j;
+    memset(st, 0, sizeof *st);
+    st->in = in;
+    st->p = p;
+    st->nthr = in->nthr ? in->nthr : 1;
+    /* ls_budget is for up to MCORE_FULL_JOBS jobs; bigger instances get
+     * it in proportion, so the time of a solve stays bounded */
+    st->budget = p->ls_budget;
+    if (in->njobs > MCORE_FULL_JOBS)
+        st->budget = (uint64_t) ((unsigned __int128) p->ls_budget * MCORE_FULL_JOBS / in->njobs);
+    size_t nrt = (size_t) in->nres * st->nthr, nj = in->njobs ? in->njobs : 1;
+    st->slack = malloc((nrt ? nrt : 1) * sizeof(int64_t));
+    st->sufmin = malloc((nrt ? nrt : 1) * sizeof(int64_t));
+    st->grpcnt = malloc((in->ngroups ? in->ngroups : 1) * sizeof(uint32_t));
+    st->head = malloc((in->nagents ? in->nagents : 1) * sizeof(int32_t));
+    st->choice = malloc(nj * sizeof(int32_t));
+    st->next = malloc(nj * sizeof(int32_t));
+    st->prev = malloc(nj * sizeof(int32_t));
+    st->best = malloc(nj * sizeof(int32_t));
+    if (!st->slack || !st->sufmin || !st->grpcnt || !st->head || !st->choice || !st->next
+        || !st->prev || !st->best) {
+        s_free(st);
+        return COFAB_ENOMEM;
     }
-    int64_t rest[65];
-    rest[in->njobs] = 0;
-    for (uint32_t d = in->njobs; d-- > 0;) {
-        uint32_t j = st->perm[d];
-        int64_t m = in->penalty;
-        for (uint32_t c = in->cand_off[j]; c < in->cand_off[j + 1]; c++)
-            if (in->cands[c].cost < m)
-                m = in->cands[c].cost;
-        rest[d] = rest[d + 1] + m;
+    mcore_reset(st);
+    st->best_obj = st->obj;
+    memcpy(st->best, st->choice, in->njobs * sizeof(int32_t));
+    if (in->warm) {                 /* the first solution, as far as it fits */
+        for (uint32_t j = 0; j < in->njobs; j++) {
+            int32_t c = in->warm[j];
+            if (c >= (int32_t) in->cand_off[j] && c < (int32_t) in->cand_off[j + 1]
+                && in->cands[c].primal_ok && mcore_fits(st, c, in->job_thr[j]))
+                mcore_assign(st, j, c);
+        }
+        mcore_keep_if_better(st);
     }
-    s_reset(st);
-    st->aborted = 0;
-    s_dfs(st, 0, rest);
-    return !st->aborted;
+    return 0;
+}
+
+int
+mcore_greedy(const mcore_t *in, const matcher_params_t *p, int32_t *choice)
+{
+    mcore_state_t st;
+    int rc = s_init(&st, in, p);
+    if (rc != 0)
+        return rc;
+    if ((rc = mcore_construct(&st, NULL, 0, NULL, 0)) == 0)
+        memcpy(choice, st.best, in->njobs * sizeof(int32_t));
+    s_free(&st);
+    return rc;
 }
 
 int
 mcore_solve(const mcore_t *in, const matcher_params_t *p, int32_t *choice, mcore_stats_t *stats)
 {
-    int rc = COFAB_ENOMEM;
-    s_state_t st;
-    memset(&st, 0, sizeof st);
+    mcore_state_t st;
     memset(stats, 0, sizeof *stats);
-    st.in = in;
-    st.p = p;
-    st.nthr = in->nthr ? in->nthr : 1;
-    size_t nrt = (size_t) in->nres * st.nthr, nj = in->njobs ? in->njobs : 1;
-    st.slack = malloc((nrt ? nrt : 1) * sizeof(int64_t));
-    st.sufmin = malloc((nrt ? nrt : 1) * sizeof(int64_t));
-    st.grpcnt = malloc((in->ngroups ? in->ngroups : 1) * sizeof(uint32_t));
-    st.head = malloc((in->nagents ? in->nagents : 1) * sizeof(int32_t));
-    st.choice = malloc(nj * sizeof(int32_t));
-    st.next = malloc(nj * sizeof(int32_t));
-    st.prev = malloc(nj * sizeof(int32_t));
-    st.best = malloc(nj * sizeof(int32_t));
-    if (!st.slack || !st.sufmin || !st.grpcnt || !st.head || !st.choice || !st.next
-        || !st.prev || !st.best)
-        goto out;
-    s_reset(&st);
-    st.best_obj = st.obj;
-    memcpy(st.best, st.choice, in->njobs * sizeof(int32_t));
-
+    int rc = s_init(&st, in, p);
+    if (rc != 0)
+        return rc;
     int64_t lb = 0;
-    rc = s_lagrange(&st, &lb, &stats->lagr_iters);
+    if (in->warm) {                 /* polish the first solution before anything */
+        mcore_load_best(&st);
+        mcore_local_search(&st);
+        mcore_keep_if_better(&st);
+    }
+    rc = mcore_lagrange(&st, &lb, &stats->lagr_iters);
     if (rc != 0)
         goto out;
     if (lb < st.best_obj) {
-        s_load_best(&st);
-        s_local_search(&st);
-        s_keep_if_better(&st);
-        s_iterate(&st);
+        mcore_load_best(&st);
+        mcore_local_search(&st);
+        mcore_keep_if_better(&st);
+        mcore_iterate(&st);
     }
     stats->optimal = lb >= st.best_obj;
-    if (!stats->optimal && s_exact(&st)) {
+    if (!stats->optimal && mcore_exact(&st)) {
         stats->optimal = 1;
         lb = st.best_obj;
     }
@@ -767,15 +564,7 @@ mcore_solve(const mcore_t *in, const matcher_params_t *p, int32_t *choice, mcore
     stats->lower_bound = lb;
     stats->ls_evals = st.evals;
     stats->bnb_nodes = st.nodes;
-    rc = 0;
 out:
-    free(st.slack);
-    free(st.sufmin);
-    free(st.grpcnt);
-    free(st.head);
-    free(st.choice);
-    free(st.next);
-    free(st.prev);
-    free(st.best);
+    s_free(&st);
     return rc;
 }

@@ -44,9 +44,28 @@ typedef struct {
     s_piece_t *pc;                  /* pieces */
     uint32_t npc, cap;              /* count, allocated */
     int64_t *used;                  /* nres × nthr: load per threshold */
+    int64_t *room;                  /* nres × nthr: free units for a job of threshold t */
+    int32_t *warm;                  /* njobs: the core's first solution */
     int64_t *gsetup;                /* setup per batching group (core groups + new ones) */
     uint32_t ngroups, gcap;         /* groups, allocated */
 } s_work_t;
+
+/* Recomputes the free room of resource r: min over t' >= t of capacity
+ * minus the load due by t'. */
+static void
+s_room(s_work_t *w, uint32_t r)
+{
+    const mcore_t *c = &w->b->core;
+    size_t base = (size_t) r * c->nthr;
+    int64_t cum = 0;
+    for (uint32_t t = 0; t < c->nthr; t++) {
+        cum += w->used[base + t];
+        w->room[base + t] = c->cap[base + t] - cum;
+    }
+    for (uint32_t t = c->nthr - 1; t-- > 0;)
+        if (w->room[base + t + 1] < w->room[base + t])
+            w->room[base + t] = w->room[base + t + 1];
+}
 
 static int
 s_add_piece(s_work_t *w, s_piece_t p)
@@ -62,6 +81,7 @@ s_add_piece(s_work_t *w, s_piece_t p)
     w->pc[w->npc++] = p;
     const mcore_t *c = &w->b->core;
     w->used[(size_t) p.res * c->nthr + c->job_thr[p.job]] += p.qty;
+    s_room(w, p.res);
     return 0;
 }
 
@@ -73,21 +93,14 @@ s_drop_piece(s_work_t *w, uint32_t i)
         return;
     w->pc[i].live = 0;
     w->used[(size_t) w->pc[i].res * c->nthr + c->job_thr[w->pc[i].job]] -= w->pc[i].qty;
+    s_room(w, w->pc[i].res);
 }
 
 /* Free units on resource r for a job with threshold thr. */
 static int64_t
 s_avail(const s_work_t *w, uint32_t r, uint32_t thr)
 {
-    const mcore_t *c = &w->b->core;
-    int64_t cum = 0, m = INT64_MAX;
-    for (uint32_t t = 0; t < c->nthr; t++) {
-        cum += w->used[(size_t) r * c->nthr + t];
-        int64_t s = c->cap[(size_t) r * c->nthr + t] - cum;
-        if (t >= thr && s < m)
-            m = s;
-    }
-    return m;
+    return w->room[(size_t) r * w->b->core.nthr + thr];
 }
 
 static int
@@ -149,6 +162,86 @@ s_group(s_work_t *w, uint32_t res, uint32_t slot, uint32_t win, uint32_t *g)
     return 0;
 }
 
+/* Resets the load tables to the empty calendar. */
+static void
+s_clear(s_work_t *w)
+{
+    size_t nrt = (size_t) w->b->nres * w->b->core.nthr;
+    memset(w->used, 0, nrt * sizeof(int64_t));
+    memcpy(w->room, w->b->cap, nrt * sizeof(int64_t));
+    for (uint32_t r = 0; r < w->b->nres; r++)
+        s_room(w, r);
+}
+
+/* Jobs the plain greedy cannot fit into their pruned candidates get, as
+ * one more candidate, the cheapest factory that still has room after it.
+ * The core then starts from a candidate set that can hold them, and its
+ * first solutions do not carry many unplaced penalties (which would also
+ * blow up the bound's subgradient steps). */
+static int
+s_augment(s_work_t *w)
+{
+    mbuild_t *b = w->b;
+    const mcore_t *c = &b->core;
+    int rc = COFAB_ENOMEM;
+    int32_t *g = malloc((b->njobs + 1) * sizeof *g);
+    w->warm = malloc((b->njobs + 1) * sizeof *w->warm);
+    uint32_t *jobs = malloc((b->njobs + 1) * sizeof *jobs);
+    mbuild_cand_t *extra = malloc((b->njobs + 1) * sizeof *extra);
+    if (!g || !jobs || !extra || !w->warm || mcore_greedy(c, &b->p, g) != 0)
+        goto out;
+    for (uint32_t j = 0; j < b->njobs; j++) {
+        if (g[j] < 0)
+            continue;
+        const mcore_cand_t *cd = &c->cands[g[j]];
+        for (uint32_t u = 0; u < cd->nuse; u++)
+            w->used[(size_t) c->uses[cd->use_off + u].res * c->nthr + c->job_thr[j]]
+                += c->uses[cd->use_off + u].amount;
+    }
+    for (uint32_t r = 0; r < b->nres; r++)
+        s_room(w, r);
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < b->njobs; j++) {
+        if (g[j] >= 0)
+            continue;
+        const mbuild_cand_t *a = mbuild_job_fit(b, j, w->room);
+        if (!a)
+            continue;
+        jobs[n] = j;
+        extra[n++] = *a;
+        for (uint32_t i = 0; i < b->job_nitems[j]; i++) {
+            w->used[(size_t) a->res[i] * c->nthr + c->job_thr[j]]
+                += mbuild_item(b, b->job_order[j], b->job_item[j] + i)->qty;
+            s_room(w, a->res[i]);
+        }
+    }
+    s_clear(w);
+    /* the greedy's agents plus the new candidates: the core's first
+     * solution, mapped to the candidate indices after the augmentation */
+    for (uint32_t j = 0, x = 0; j < b->njobs; j++) {
+        if (x < n && jobs[x] == j)
+            g[j] = (int32_t) extra[x++].fac;
+        else if (g[j] >= 0)
+            g[j] = (int32_t) c->cands[g[j]].agent;
+    }
+    if (n && (rc = mbuild_augment(b, jobs, extra, n)) != 0)
+        goto out;
+    for (uint32_t j = 0; j < b->njobs; j++) {
+        int32_t a = g[j];
+        w->warm[j] = -1;
+        for (uint32_t k = c->cand_off[j]; a >= 0 && k < c->cand_off[j + 1]; k++)
+            if (c->cands[k].agent == (uint32_t) a)
+                w->warm[j] = (int32_t) k;
+    }
+    b->core.warm = n ? w->warm : NULL;  /* the greedy alone: the core finds it too */
+    rc = 0;
+out:
+    free(g);
+    free(jobs);
+    free(extra);
+    return rc;
+}
+
 /* Second chance for whole jobs the core left unplaced: every capable
  * factory, not only the pruned candidates; the cheapest that fits. */
 static int
@@ -160,41 +253,27 @@ s_fallback(s_work_t *w, const int32_t *choice)
         const matcher_order_t *od = &b->pb->orders[b->ord[o]];
         if (choice[j] >= 0 || od->split)
             continue;
-        const mbuild_cand_t *alt = NULL;
-        uint32_t n = mbuild_job_all(b, j, &alt), thr = b->core.job_thr[j];
+        const mbuild_cand_t *a = mbuild_job_fit(b, j, w->room);
+        if (!a)
+            continue;
         uint32_t win = (uint32_t) od->due_day / b->p.batch_window;
-        int64_t best = INT64_MAX;
-        uint32_t a = n;
-        for (uint32_t k = 0; k < n; k++) {     /* cheapest that fits; ties: factory order */
-            if (alt[k].full >= best)
-                continue;
-            int fits = 1;
-            for (uint32_t i = 0; i < b->job_nitems[j] && fits; i++)
-                fits = s_avail(w, alt[k].res[i], thr) >= mbuild_item(b, o, b->job_item[j] + i)->qty;
-            if (fits) {
-                best = alt[k].full;
-                a = k;
+        int64_t rest = a->cost;
+        uint32_t first = w->npc;
+        for (uint32_t i = 0; i < b->job_nitems[j]; i++) {
+            uint32_t g;
+            const matcher_offer_t *of = b->res_offer[a->res[i]];
+            int64_t q = mbuild_item(b, o, b->job_item[j] + i)->qty;
+            if (s_group(w, a->res[i], a->slot[i], win, &g))
+                return COFAB_ENOMEM;
+            s_piece_t p = {j, UINT32_MAX, b->job_item[j] + i, a->res[i], g, q, 0, 1, -1, -1};
+            if (i > 0) {
+                p.var = mbuild_var_cost(b, o, a->fac, a->dist, &of, &q, 1);
+                rest -= p.var;
             }
+            if (s_add_piece(w, p))
+                return COFAB_ENOMEM;
         }
-        if (a < n) {
-            int64_t rest = alt[a].cost;
-            uint32_t first = w->npc;
-            for (uint32_t i = 0; i < b->job_nitems[j]; i++) {
-                uint32_t g;
-                const matcher_offer_t *of = b->res_offer[alt[a].res[i]];
-                int64_t q = mbuild_item(b, o, b->job_item[j] + i)->qty;
-                if (s_group(w, alt[a].res[i], alt[a].slot[i], win, &g))
-                    return COFAB_ENOMEM;
-                s_piece_t p = {j, UINT32_MAX, b->job_item[j] + i, alt[a].res[i], g, q, 0, 1, -1, -1};
-                if (i > 0) {
-                    p.var = mbuild_var_cost(b, o, alt[a].fac, alt[a].dist, &of, &q, 1);
-                    rest -= p.var;
-                }
-                if (s_add_piece(w, p))
-                    return COFAB_ENOMEM;
-            }
-            w->pc[first].var = rest;
-        }
+        w->pc[first].var = rest;
     }
     return 0;
 }
@@ -478,8 +557,13 @@ matcher_solve(const matcher_problem_t *pb, const matcher_params_t *params,
     choice = malloc((w.b->njobs + 1) * sizeof(int32_t));
     status = calloc(w.b->no + 1, sizeof *status);
     w.used = calloc((size_t) w.b->nres * w.b->core.nthr + 1, sizeof(int64_t));
-    if (!choice || !status || !w.used)
+    w.room = malloc(((size_t) w.b->nres * w.b->core.nthr + 1) * sizeof(int64_t));
+    if (!choice || !status || !w.used || !w.room)
         goto out;
+    s_clear(&w);
+    if ((rc = s_augment(&w)) != 0)
+        goto out;
+    rc = COFAB_ENOMEM;
     mcore_stats_t st;
     if ((rc = mcore_solve(&w.b->core, params, choice, &st)) != 0)
         goto out;
@@ -490,6 +574,14 @@ matcher_solve(const matcher_problem_t *pb, const matcher_params_t *params,
         goto out;
     memcpy(w.gsetup, w.b->setup, w.gcap * sizeof *w.gsetup);
     if (s_whole_pieces(&w, choice) || s_fallback(&w, choice) || s_split(&w, choice))
+        goto out;
+    s_order_rules(&w, status);
+    /* Split orders that could not be completed gave their room back: the
+     * whole orders still unplaced get one more look. */
+    for (uint32_t i = 0; i < w.npc; i++)
+        if (w.pc[i].live)
+            choice[w.pc[i].job] = 0;        /* only "has pieces" matters from here */
+    if (s_fallback(&w, choice))
         goto out;
     s_order_rules(&w, status);
     /* pieces in canonical (job, item, candidate) order */
@@ -505,6 +597,8 @@ out:
     mbuild_destroy(&w.b);
     free(w.pc);
     free(w.used);
+    free(w.room);
+    free(w.warm);
     free(w.gsetup);
     free(choice);
     free(status);
@@ -545,179 +639,106 @@ matcher_result_gap_ppm(const matcher_result_t *r)
 
 /* ---- canonical JSON ------------------------------------------------ */
 
-typedef struct {
-    char *p;                        /* buffer */
-    size_t len, cap;                /* used, allocated */
-    int oom;                        /* an allocation failed */
-} s_buf_t;
-
 static void
-s_put(s_buf_t *b, const char *s, size_t n)
+s_params_json(mjson_t *b, const matcher_params_t *p)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c < b->len + n + 1)
-            c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void
-s_str(s_buf_t *b, const char *s)
-{
-    s_put(b, s, strlen(s));
-}
-
-/* Decimal integer, no locale involved. */
-static void
-s_int(s_buf_t *b, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-    do {
-        t[sizeof t - 1 - n++] = (char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        t[sizeof t - 1 - n++] = '-';
-    s_put(b, t + sizeof t - n, (size_t) n);
-}
-
-static void
-s_kv(s_buf_t *b, const char *key, int64_t v)
-{
-    s_str(b, "\"");
-    s_str(b, key);
-    s_str(b, "\":");
-    s_int(b, v);
-}
-
-static void
-s_hex(s_buf_t *b, const uint8_t *id)
-{
-    static const char hx[] = "0123456789abcdef";
-    char t[2 * MATCHER_ID_LEN + 2];
-    t[0] = '"';
-    for (int i = 0; i < MATCHER_ID_LEN; i++) {
-        t[1 + 2 * i] = hx[id[i] >> 4];
-        t[2 + 2 * i] = hx[id[i] & 15];
-    }
-    t[2 * MATCHER_ID_LEN + 1] = '"';
-    s_put(b, t, sizeof t);
-}
-
-static void
-s_params_json(s_buf_t *b, const matcher_params_t *p)
-{
-    s_str(b, "{");
-    s_kv(b, "ship_per_km", p->ship_per_km);
-    s_str(b, ",");
-    s_kv(b, "ship_per_unit_km_milli", p->ship_per_unit_km_milli);
-    s_str(b, ",");
-    s_kv(b, "km_per_day", p->km_per_day);
-    s_str(b, ",");
-    s_kv(b, "late_per_day", p->late_per_day);
-    s_str(b, ",");
-    s_kv(b, "reliability_pm", p->reliability_pm);
-    s_str(b, ",");
-    s_kv(b, "reliability_full", p->reliability_full);
-    s_str(b, ",");
-    s_kv(b, "reserve_pm", p->reserve_pm);
-    s_str(b, ",");
-    s_kv(b, "batch_window", p->batch_window);
-    s_str(b, ",");
-    s_kv(b, "min_capable", p->min_capable);
-    s_str(b, ",");
-    s_kv(b, "max_candidates", p->max_candidates);
-    s_str(b, ",");
-    s_kv(b, "max_split", p->max_split);
-    s_str(b, ",");
-    s_kv(b, "unplaced_penalty", p->unplaced_penalty);
-    s_str(b, ",");
-    s_kv(b, "lagr_iters", p->lagr_iters);
-    s_str(b, ",");
-    s_kv(b, "ls_budget", (int64_t) p->ls_budget);
-    s_str(b, ",");
-    s_kv(b, "bnb_nodes", (int64_t) p->bnb_nodes);
-    s_str(b, "}");
+    mjson_str(b, "{");
+    mjson_kv(b, "ship_per_km", p->ship_per_km);
+    mjson_str(b, ",");
+    mjson_kv(b, "ship_per_unit_km_milli", p->ship_per_unit_km_milli);
+    mjson_str(b, ",");
+    mjson_kv(b, "km_per_day", p->km_per_day);
+    mjson_str(b, ",");
+    mjson_kv(b, "late_per_day", p->late_per_day);
+    mjson_str(b, ",");
+    mjson_kv(b, "reliability_pm", p->reliability_pm);
+    mjson_str(b, ",");
+    mjson_kv(b, "reliability_full", p->reliability_full);
+    mjson_str(b, ",");
+    mjson_kv(b, "reserve_pm", p->reserve_pm);
+    mjson_str(b, ",");
+    mjson_kv(b, "batch_window", p->batch_window);
+    mjson_str(b, ",");
+    mjson_kv(b, "min_capable", p->min_capable);
+    mjson_str(b, ",");
+    mjson_kv(b, "max_candidates", p->max_candidates);
+    mjson_str(b, ",");
+    mjson_kv(b, "max_split", p->max_split);
+    mjson_str(b, ",");
+    mjson_kv(b, "unplaced_penalty", p->unplaced_penalty);
+    mjson_str(b, ",");
+    mjson_kv(b, "lagr_iters", p->lagr_iters);
+    mjson_str(b, ",");
+    mjson_kv(b, "ls_budget", (int64_t) p->ls_budget);
+    mjson_str(b, ",");
+    mjson_kv(b, "bnb_nodes", (int64_t) p->bnb_nodes);
+    mjson_str(b, "}");
 }
 
 int
 matcher_result_json(const matcher_result_t *r, char **json, size_t *len)
 {
-    s_buf_t b = {NULL, 0, 0, 0};
-    s_str(&b, "{\"format\":\"cofab-match-result\",");
-    s_kv(&b, "version", 1);
-    s_str(&b, ",\"params\":");
+    mjson_t b = {NULL, 0, 0, 0};
+    mjson_str(&b, "{\"format\":\"cofab-match-result\",");
+    mjson_kv(&b, "version", 1);
+    mjson_str(&b, ",\"params\":");
     s_params_json(&b, &r->params);
-    s_str(&b, ",");
-    s_kv(&b, "cost", r->cost);
-    s_str(&b, ",");
-    s_kv(&b, "objective", r->objective);
-    s_str(&b, ",");
-    s_kv(&b, "lower_bound", r->lower_bound);
-    s_str(&b, ",");
-    s_kv(&b, "gap_ppm", matcher_result_gap_ppm(r));
-    s_str(&b, r->optimal ? ",\"optimal\":true," : ",\"optimal\":false,");
-    s_kv(&b, "placed", r->nplaced);
-    s_str(&b, ",");
-    s_kv(&b, "unplaced", (int64_t) r->norders - r->nplaced);
-    s_str(&b, ",\"stats\":{");
-    s_kv(&b, "lagr_iters", r->stats.lagr_iters);
-    s_str(&b, ",");
-    s_kv(&b, "ls_evals", (int64_t) r->stats.ls_evals);
-    s_str(&b, ",");
-    s_kv(&b, "bnb_nodes", (int64_t) r->stats.bnb_nodes);
-    s_str(&b, "},\"orders\":[");
+    mjson_str(&b, ",");
+    mjson_kv(&b, "cost", r->cost);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "objective", r->objective);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "lower_bound", r->lower_bound);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "gap_ppm", matcher_result_gap_ppm(r));
+    mjson_str(&b, r->optimal ? ",\"optimal\":true," : ",\"optimal\":false,");
+    mjson_kv(&b, "placed", r->nplaced);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "unplaced", (int64_t) r->norders - r->nplaced);
+    mjson_str(&b, ",\"stats\":{");
+    mjson_kv(&b, "lagr_iters", r->stats.lagr_iters);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "ls_evals", (int64_t) r->stats.ls_evals);
+    mjson_str(&b, ",");
+    mjson_kv(&b, "bnb_nodes", (int64_t) r->stats.bnb_nodes);
+    mjson_str(&b, "},\"orders\":[");
     for (uint32_t o = 0; o < r->norders; o++) {
         const matcher_order_result_t *or = &r->orders[o];
-        s_str(&b, o ? ",{\"id\":" : "{\"id\":");
-        s_hex(&b, or->id);
-        s_str(&b, ",\"status\":\"");
-        s_str(&b, matcher_status_name(or->status));
-        s_str(&b, "\",");
-        s_kv(&b, "cost", or->cost);
-        s_str(&b, ",\"runner_up\":");
+        mjson_str(&b, o ? ",{\"id\":" : "{\"id\":");
+        mjson_hex(&b, or->id);
+        mjson_str(&b, ",\"status\":\"");
+        mjson_str(&b, matcher_status_name(or->status));
+        mjson_str(&b, "\",");
+        mjson_kv(&b, "cost", or->cost);
+        mjson_str(&b, ",\"runner_up\":");
         if (or->has_runner_up)
-            s_hex(&b, or->runner_up);
+            mjson_hex(&b, or->runner_up);
         else
-            s_str(&b, "null");
-        s_str(&b, ",\"pieces\":[");
+            mjson_str(&b, "null");
+        mjson_str(&b, ",\"pieces\":[");
         for (uint32_t k = 0; k < or->npieces; k++) {
             const matcher_piece_t *p = &or->pieces[k];
-            s_str(&b, k ? ",{\"factory\":" : "{\"factory\":");
-            s_hex(&b, p->factory);
-            s_str(&b, ",");
-            s_kv(&b, "item", p->item);
-            s_str(&b, ",\"process\":\"");
-            s_str(&b, p->process);         /* [a-z0-9-]: no escaping needed */
-            s_str(&b, "\",\"material\":\"");
-            s_str(&b, p->material);
-            s_str(&b, "\",");
-            s_kv(&b, "qty", p->qty);
-            s_str(&b, ",");
-            s_kv(&b, "first_day", p->first_day);
-            s_str(&b, ",");
-            s_kv(&b, "last_day", p->last_day);
-            s_str(&b, ",");
-            s_kv(&b, "cost", p->cost);
-            s_str(&b, "}");
+            mjson_str(&b, k ? ",{\"factory\":" : "{\"factory\":");
+            mjson_hex(&b, p->factory);
+            mjson_str(&b, ",");
+            mjson_kv(&b, "item", p->item);
+            mjson_str(&b, ",\"process\":\"");
+            mjson_str(&b, p->process);         /* [a-z0-9-]: no escaping needed */
+            mjson_str(&b, "\",\"material\":\"");
+            mjson_str(&b, p->material);
+            mjson_str(&b, "\",");
+            mjson_kv(&b, "qty", p->qty);
+            mjson_str(&b, ",");
+            mjson_kv(&b, "first_day", p->first_day);
+            mjson_str(&b, ",");
+            mjson_kv(&b, "last_day", p->last_day);
+            mjson_str(&b, ",");
+            mjson_kv(&b, "cost", p->cost);
+            mjson_str(&b, "}");
         }
-        s_str(&b, "]}");
+        mjson_str(&b, "]}");
     }
-    s_str(&b, "]}");
+    mjson_str(&b, "]}");
     if (b.oom) {
         free(b.p);
         return COFAB_ENOMEM;

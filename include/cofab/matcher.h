@@ -22,14 +22,19 @@
  *     material and due window: batching) + shipping ∝ distance + lateness
  *     (lead time + transit past the due day) − reliability credit.
  *
- * The solver: Lagrangian relaxation of the capacity constraints
+ * The solver: each job keeps its K cheapest capable factories (plus spread
+ * picks); a plain regret greedy finds the jobs those lists cannot hold and
+ * gives each the cheapest factory that still has room, which also makes
+ * the first solution. Lagrangian relaxation of the capacity constraints
  * (subgradient, fixed iteration count) gives a proved lower bound and
- * guides a regret-ordered construction; shift / ejection-chain / make-room
+ * guides regret-ordered constructions; shift / ejection-chain / make-room
  * local search and a fixed-seed iterated search with a fixed evaluation
  * budget improve it; small instances are finished by an exact branch and
  * bound with a node budget. Jobs left unplaced get a second chance over
  * every capable factory; split orders that do not fit whole are split
- * greedily afterwards.
+ * greedily afterwards. Big instances use two threads for candidate
+ * building and the bound; the work is split the same way whatever
+ * happens, so the result does not depend on them.
  *
  * Ownership: the problem is caller-owned and only read during
  * matcher_solve; the result is a new object owned by the caller.
@@ -116,6 +121,12 @@ typedef struct {
     uint32_t norders;                    /* 0..MAX_ORDERS */
 } matcher_problem_t;
 
+/* Sizes up to which the budgets apply in full: above, the local-search
+ * budget shrinks in proportion to the jobs and the Lagrangian iterations
+ * in proportion to the candidates (docs/matcher.md, section 2). */
+#define MCORE_FULL_JOBS 1280
+#define MCORE_FULL_CANDS 50000
+
 /* Alliance parameters (recorded in the ledger's genesis). Money in cents. */
 typedef struct {
     int64_t ship_per_km;                 /* cents per km per job (0..100000) */
@@ -130,8 +141,12 @@ typedef struct {
     uint32_t max_candidates;             /* K cheapest candidates kept per job (>= 1) */
     uint32_t max_split;                  /* pieces per split item (>= 1) */
     int64_t unplaced_penalty;            /* objective cost of an unplaced job (>= 1) */
-    uint32_t lagr_iters;                 /* subgradient iterations */
-    uint64_t ls_budget;                  /* local-search move evaluations */
+    uint32_t lagr_iters;                 /* subgradient iterations (in full up to
+                                            MCORE_FULL_CANDS candidates, then
+                                            fewer in proportion, at least 10) */
+    uint64_t ls_budget;                  /* local-search move evaluations (in full
+                                            up to MCORE_FULL_JOBS jobs, then in
+                                            proportion to 1 / jobs) */
     uint64_t bnb_nodes;                  /* exact search node budget (0 = off) */
 } matcher_params_t;
 
@@ -288,6 +303,7 @@ typedef struct {
     const int64_t *setup;                /* ngroups */
     const int64_t *cutoff;               /* njobs: min lbcost of pruned candidates, INT64_MAX if none */
     int64_t penalty;                     /* unplaced cost per job */
+    const int32_t *warm;                 /* njobs: a first solution (candidate or -1), or NULL */
 } mcore_t;
 
 typedef struct {
@@ -304,6 +320,67 @@ typedef struct {
 int mcore_solve(const mcore_t *in, const matcher_params_t *p, int32_t *choice,
                 mcore_stats_t *st);
 
+/* The plain cost-ordered regret greedy alone (no multipliers, no local
+ * search): choice (njobs) gets a candidate or -1 per job. Used to find the
+ * jobs whose pruned candidates run out of room. Returns 0, COFAB_ENOMEM. */
+int mcore_greedy(const mcore_t *in, const matcher_params_t *p, int32_t *choice);
+
+/* Working state of one core solve, shared by mcore.c (state, moves,
+ * construction, local search), mlagr.c (Lagrangian) and mexact.c (branch
+ * and bound). Every array is owned by mcore_solve. */
+typedef struct {
+    const mcore_t *in;              /* the instance */
+    const matcher_params_t *p;      /* budgets */
+    uint32_t nthr;                  /* thresholds per resource (>= 1) */
+    int64_t *slack;                 /* nres × nthr: capacity minus load */
+    int64_t *sufmin;                /* nres × nthr: min slack over t' >= t */
+    uint32_t *grpcnt;               /* ngroups: members per batching group */
+    int32_t *choice;                /* njobs: candidate or -1 */
+    int32_t *head;                  /* nagents: first job placed at agent */
+    int32_t *next, *prev;           /* njobs: per-agent job list links */
+    int64_t obj;                    /* objective of choice */
+    int32_t *best;                  /* njobs: best choice found */
+    int64_t best_obj;               /* its objective */
+    uint64_t evals;                 /* local-search evaluations so far */
+    uint64_t budget;                /* evaluations allowed (ls_budget, scaled) */
+    uint32_t rot;                   /* make-room moves so far: where the next one starts */
+    uint64_t nodes;                 /* exact search nodes so far */
+    int aborted;                    /* exact search hit its node budget */
+    uint32_t perm[64];              /* exact search: job at each depth */
+} mcore_state_t;
+
+/* State primitives (mcore.c). fits: 1 if candidate c fits on top of the
+ * current load for threshold thr. assign: moves job j to candidate c (-1:
+ * unplaced), keeping obj exact. in_cost: what taking c now adds to obj
+ * (its cost plus the setups of groups still empty; the penalty for -1).
+ * reset: empty assignment. load_best: the best assignment.
+ * keep_if_better: remembers the current one if better. */
+int mcore_fits(const mcore_state_t *st, int32_t c, uint32_t thr);
+void mcore_assign(mcore_state_t *st, uint32_t j, int32_t c);
+int64_t mcore_in_cost(const mcore_state_t *st, int32_t c);
+void mcore_reset(mcore_state_t *st);
+void mcore_load_best(mcore_state_t *st);
+void mcore_keep_if_better(mcore_state_t *st);
+
+/* Regret-ordered greedy under fixed-point (2^F) suffix multipliers S (NULL:
+ * none); jobs with first[j] < 0 (if first is given) go before the others.
+ * Polished by local search if polish, kept if best. Returns 0 or
+ * COFAB_ENOMEM. */
+int mcore_construct(mcore_state_t *st, const int64_t *S, int F, const int32_t *first, int polish);
+
+/* Local search to a local optimum within the evaluation budget (mcore.c),
+ * then the fixed-seed iterated search on what is left (mcore.c). */
+void mcore_local_search(mcore_state_t *st);
+void mcore_iterate(mcore_state_t *st);
+
+/* Lagrangian relaxation with constructions (mlagr.c): *lb gets the proved
+ * bound. Returns 0 or COFAB_ENOMEM. */
+int mcore_lagrange(mcore_state_t *st, int64_t *lb, uint32_t *iters);
+
+/* Exact branch and bound for at most 64 jobs (mexact.c). Returns 1 if it
+ * completed (best is then optimal), 0 if skipped or out of nodes. */
+int mcore_exact(mcore_state_t *st);
+
 /* One priced candidate of a job, as the builder sees it. */
 typedef struct {
     uint32_t fac;                        /* canonical factory */
@@ -313,6 +390,56 @@ typedef struct {
     uint32_t res[MATCHER_MAX_ITEMS];     /* resource per item */
     uint32_t slot[MATCHER_MAX_ITEMS];    /* material slot per item */
 } mbuild_cand_t;
+
+/* (process, material) capability of one resource, for lookup. */
+typedef struct {
+    const char *proc;                    /* process name */
+    const char *mat;                     /* material name */
+    uint32_t res;                        /* resource (ordered by canonical factory) */
+    uint32_t slot;                       /* material slot in the offer */
+} mbuild_cap_t;
+
+/* A capability tuple with what the candidate scan reads first, packed so
+ * that a scan in price order reads memory in order. */
+typedef struct {
+    uint32_t res, fac, slot;             /* resource, its canonical factory, material slot */
+    int64_t price;                       /* the offer's unit price */
+} mbuild_tup_t;
+
+/* Key of a batching group. */
+typedef struct {
+    uint32_t res, slot, win;             /* group key */
+    uint32_t id;                         /* a use while sorting, then the group */
+} mbuild_gkey_t;
+
+/* Scratch for listing one job's candidates; one per builder thread. */
+typedef struct {
+    mbuild_cand_t *tmp;                  /* candidates of one job (nf + 1) */
+    uint8_t *mark;                       /* per tmp entry: kept */
+    uint32_t *top;                       /* K cheapest so far, best first */
+    uint32_t ntop;                       /* entries in top */
+    int skipped;                         /* candidates skipped by the bound */
+} mcand_lane_t;
+
+/* Builder indexes kept for the mbuild_job_* calls (mbuild.c, mcand.c). */
+typedef struct {
+    mbuild_cap_t *caps;                  /* sorted by (process, material, resource) */
+    uint32_t ncaps;
+    uint32_t *pord;                      /* per capability range: tuples by (unit price, index) */
+    uint32_t *prank;                     /* inverse of pord */
+    mbuild_tup_t *tup;                   /* per tuple, in caps order */
+    mbuild_tup_t *ptup;                  /* the same in pord order */
+    uint32_t *item_lo, *item_hi;         /* per canonical item: its capability range */
+    uint32_t *members;                   /* per canonical item: items sharing (process, material, window) */
+    int64_t *rmoq, *rmax, *rprice, *rsetup; /* per resource, compact copies */
+    int64_t *capT;                       /* nthr × nres: capacities, threshold-major */
+    mcand_lane_t lane[2];                /* lane 0: main thread and later calls */
+    size_t cand_cap, use_cap;            /* allocated sizes of cands / uses */
+    uint32_t *use_slot, *use_win;        /* per use: material slot, batching window */
+    size_t slot_cap, win_cap;            /* their allocated sizes */
+    mbuild_gkey_t *gkeys;                /* one key per group, sorted, for mbuild_group */
+    uint32_t ngkeys;
+} mbuild_scratch_t;
 
 /* The problem in canonical form plus the core instance built from it
  * (matcher/mbuild.c); internal to matcher/. Arrays are owned. */
@@ -345,7 +472,8 @@ typedef struct {
     mcore_use_t *uses;
     int64_t *cap, *setup, *cutoff;
     mcore_t core;                        /* views of the arrays above */
-    void *scratch;                       /* builder indexes kept for mbuild_job_all */
+    uint32_t *ord_thr;                   /* no: threshold index of the order's due day */
+    mbuild_scratch_t *scratch;           /* builder indexes kept for mbuild_job_* */
 } mbuild_t;
 
 /* Builds the canonical form of a checked problem. Returns 0 or
@@ -353,11 +481,60 @@ typedef struct {
 int mbuild_new(const matcher_problem_t *pb, const matcher_params_t *p, mbuild_t **out);
 void mbuild_destroy(mbuild_t **self_p);
 
+/* Candidate listing (mcand.c). price_order fills sc->pord / prank.
+ * list: candidates of items k0..k0+nk-1 of canonical order o into ln->tmp
+ * (all: no pruning; room: fit mode, see mbuild_job_fit), returns the count
+ * or sets *reason when none survive. select: moves the kept ones (K
+ * cheapest and spread picks) to the front, sorted, returns their count and
+ * a lower bound on every left-out bound cost in *cut. */
+int mcand_price_order(const mbuild_t *b, mbuild_scratch_t *sc);
+int mcand_lane_init(mcand_lane_t *ln, uint32_t nf, uint32_t K);
+void mcand_lane_free(mcand_lane_t *ln);
+uint32_t mcand_list(mbuild_t *b, mcand_lane_t *ln, uint32_t o, uint32_t k0, uint32_t nk,
+                    int split, int all, const int64_t *room, matcher_status_t *reason);
+uint32_t mcand_select(mcand_lane_t *ln, uint32_t n, int64_t *cut);
+
 /* Every candidate of core job j, no pruning: whole-job ones in canonical
  * factory order, or for a split order's item every piece-capable one
  * sorted by (bound cost, factory). *out stays valid until the next call.
  * Returns the count. */
 uint32_t mbuild_job_all(mbuild_t *b, uint32_t j, const mbuild_cand_t **out);
+
+/* The cheapest (cost with every setup, then factory) whole-job candidate
+ * of core job j (a split item taken whole) that fits the free room given per
+ * resource and threshold (nres × nthr, as mcore slack suffix minima), over
+ * every capable factory; only fitting ones are priced. NULL if none. The
+ * pointer stays valid until the next mbuild_job_* call. */
+const mbuild_cand_t *mbuild_job_fit(mbuild_t *b, uint32_t j, const int64_t *room);
+
+/* Adds extra[i] (from mbuild_job_fit) as one more candidate of core job
+ * jobs[i] (ascending, distinct, whole jobs), at its (bound cost, factory)
+ * place, and redoes the batching groups; the core views follow. Returns 0
+ * or COFAB_ENOMEM (the builder may then only be destroyed). */
+int mbuild_augment(mbuild_t *b, const uint32_t *jobs, const mbuild_cand_t *extra, uint32_t n);
+
+/* Growing output buffer of the canonical JSON (mjson.c); oom is set when
+ * an allocation fails, after which writes are ignored. */
+typedef struct {
+    char *p;                             /* buffer, NUL-terminated */
+    size_t len, cap;                     /* used, allocated */
+    int oom;                             /* an allocation failed */
+} mjson_t;
+
+/* put: n raw bytes. str: a NUL-terminated string. int: a decimal integer.
+ * kv: "key":integer. hex: a 32-byte id as a quoted hex string. */
+void mjson_put(mjson_t *b, const char *s, size_t n);
+void mjson_str(mjson_t *b, const char *s);
+void mjson_int(mjson_t *b, int64_t v);
+void mjson_kv(mjson_t *b, const char *key, int64_t v);
+void mjson_hex(mjson_t *b, const uint8_t *id);
+
+/* Builder helpers shared by mbuild.c and maugment.c. grow: makes *p hold
+ * at least need elements of elem bytes (a first big block is aligned for
+ * huge pages), updating *cap; returns 0 or COFAB_ENOMEM (then *p is
+ * unchanged). gkey_cmp: qsort order of group keys. */
+int mbuild_grow(void **p, size_t *cap, size_t need, size_t elem);
+int mbuild_gkey_cmp(const void *a, const void *b);
 
 /* Batching group of (resource, material slot, window), or UINT32_MAX if no
  * core candidate uses it. */
