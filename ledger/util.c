@@ -1,8 +1,11 @@
-/* util.c — bounded file reads, exclusive file creation and clocks. */
+/* util.c — bounded file reads, exclusive file creation, directory trees and clocks. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "cofab/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -123,4 +126,24 @@ util_mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int
+s_remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void) st;
+    (void) type;
+    (void) ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int
+util_remove_tree(const char *dir)
+{
+    if (!dir || !*dir)
+        return COFAB_EINVAL;
+    /* Depth first, never following links out of the tree. */
+    return nftw(dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 || errno == ENOENT
+               ? 0
+               : COFAB_EIO;
 }

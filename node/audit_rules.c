@@ -1,8 +1,6 @@
 /* audit_rules.c — replays every record through the alliance's rules and the matcher, for `cofab audit verify`. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "cofab/audit_rules.h"
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +11,7 @@
 #include <sodium.h>
 
 #include "cofab/error.h"
+#include "cofab/util.h"
 #include "cofab/match_input.h"
 #include "cofab/matcher.h"
 #include "cofab/payload.h"
@@ -377,14 +376,6 @@ audit_rules_new(audit_rules_t **out, const audit_rules_options_t *opts)
     return 0;
 }
 
-static int
-s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path) == 0 ? 0 : -1;
-}
 
 void
 audit_rules_destroy(audit_rules_t **self_p)
@@ -395,7 +386,7 @@ audit_rules_destroy(audit_rules_t **self_p)
     s_round_clear(self);
     ledger_destroy(&self->scratch);
     if (self->dir_made)
-        nftw(self->dir, s_remove, 8, FTW_DEPTH | FTW_PHYS);
+        util_remove_tree(self->dir);
     free(self->recs);
     free(self->envs);
     free(self->res);

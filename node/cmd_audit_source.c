@@ -1,27 +1,18 @@
 /* cmd_audit_source.c — opens what an auditor points at: a ledger dir, an exported bundle or a hub. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "cmd_audit_internal.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cofab/cli.h"
 #include "cofab/error.h"
+#include "cofab/util.h"
 #include "cofab/fetch.h"
 #include "cofab/keys.h"
 #include "cofab/tiles.h"
 
-static int
-s_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove(path) == 0 ? 0 : -1;
-}
 
 static int
 s_open_dir(const char *prog, const char *dir, cmd_audit_opened_t *out)
@@ -144,7 +135,7 @@ cmd_audit_close(cmd_audit_opened_t *o)
 {
     ledger_destroy(&o->ledger);
     if (o->tmp[0]) {
-        nftw(o->tmp, s_remove, 8, FTW_DEPTH | FTW_PHYS);
+        util_remove_tree(o->tmp);
         o->tmp[0] = 0;
     }
 }

@@ -1,8 +1,6 @@
 /* demo_proc.c — `cofab demo`'s child processes, signals, ports and temporary directory. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -337,21 +335,13 @@ demo_stop_all(demo_t *d)
     s_stop(hub, 1, SIGTERM, S_STOP_MS);
 }
 
-static int
-s_remove(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void) st;
-    (void) type;
-    (void) ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
 
 int
 demo_remove_dir(const demo_t *d)
 {
     if (!d->dir[0])
         return 0;
-    return nftw(d->dir, s_remove, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : COFAB_EIO;
+    return util_remove_tree(d->dir);
 }
 
 int

@@ -59,6 +59,11 @@ int util_write_file_excl(const char *path, const void *data, size_t len, int mod
  * or COFAB_EIO. */
 int util_mkdir_p(const char *dir, int mode);
 
+/* Removes dir and everything below it (symbolic links are removed, never
+ * followed). A missing dir is not an error. Returns 0, COFAB_EINVAL or
+ * COFAB_EIO (something could not be removed). */
+int util_remove_tree(const char *dir);
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 uint64_t util_now_ms(void);
 

@@ -91,9 +91,6 @@ test_clean_history_replays(void **state)
     assert_true(st->r.witnessed_size > 0);
 }
 
-static uint64_t s_append_raw(s_state_t *st, const keys_t *k, int kind, const uint8_t subject[32],
-                             uint8_t *payload, size_t len);
-
 static void
 test_forged_assign_caught_only_by_replay(void **state)
 {
@@ -112,7 +109,7 @@ test_forged_assign_caught_only_by_replay(void **state)
 
     /* A second, unrelated fault: the audit goes on and names both, each
      * under its own kind, the earlier one as the verdict. */
-    s_append_raw(st, st->s.hub, ENVELOPE_NOTE, (uint8_t[32]){0}, (uint8_t *) strdup("later"), 5);
+    scen_append_raw(st->dir, st->s.hub, ENVELOPE_NOTE, (uint8_t[32]){0}, (uint8_t *) strdup("later"), 5);
     scen_checkpoint(&st->s, st->dir, 0);
     s_audit(st, 1, NULL);
     assert_int_equal(st->r.code, COFAB_EDECISION);
@@ -124,32 +121,6 @@ test_forged_assign_caught_only_by_replay(void **state)
     assert_string_equal(audit_kind_name(AUDIT_WITNESS), "witness");
 }
 
-/* Appends one envelope without the rules (as a rogue hub would). */
-static uint64_t
-s_append_raw(s_state_t *st, const keys_t *k, int kind, const uint8_t subject[32], uint8_t *payload,
-             size_t len)
-{
-    ledger_t *l = NULL;
-    ledger_options_t o = {.no_sync = 1};
-    assert_int_equal(ledger_open(&l, st->dir, &o), 0);
-    envelope_spec_t spec = {.kind = kind, .timestamp_ms = util_now_ms(), .payload = payload,
-                            .payload_len = len};
-    memcpy(spec.subject, subject, 32);
-    assert_int_equal(ledger_author_last(l, keys_sign_pk(k), &spec.author_seq, spec.author_prev), 0);
-    spec.author_seq++;
-    uint8_t *buf = malloc(ENVELOPE_MAX);
-    size_t elen = 0;
-    envelope_t e;
-    ledger_result_t res;
-    assert_int_equal(envelope_seal(&spec, k, buf, ENVELOPE_MAX, &elen), 0);
-    assert_int_equal(envelope_open(&e, buf, elen), 0);
-    assert_int_equal(ledger_append(l, &e, 1, util_now_ms(), &res), 0);
-    assert_int_equal(res.code, 0);
-    ledger_destroy(&l);
-    free(buf);
-    free(payload);
-    return res.seq;
-}
 
 static void
 test_checkpoint_short_of_witnesses_named(void **state)
@@ -157,7 +128,7 @@ test_checkpoint_short_of_witnesses_named(void **state)
     s_state_t *st = *state;
     scen_build(&st->s, st->dir, 0);
     /* A newer checkpoint that no witness cosigned. */
-    s_append_raw(st, st->s.hub, ENVELOPE_NOTE, (uint8_t[32]){0}, (uint8_t *) strdup("hello"), 5);
+    scen_append_raw(st->dir, st->s.hub, ENVELOPE_NOTE, (uint8_t[32]){0}, (uint8_t *) strdup("hello"), 5);
     scen_checkpoint(&st->s, st->dir, 0);
     s_audit(st, 0, NULL);
     assert_false(st->r.valid);

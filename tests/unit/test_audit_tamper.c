@@ -301,32 +301,19 @@ test_assign_resigned_for_another_factory(void **state)
     free(bufs[1]);
 }
 
-/* Appends one envelope to the copy without the rules (a rogue hub). */
+/* Appends one envelope to the copy without the rules (a rogue hub), then
+ * a checkpoint cosigned by `cosigners` witnesses. */
 static uint64_t
 s_append_raw(s_world_t *w, const keys_t *k, int kind, const uint8_t subject[32], uint8_t *payload,
              size_t len, size_t cosigners)
 {
+    uint64_t seq = scen_append_raw(w->copy, k, kind, subject, payload, len);
     ledger_t *l = NULL;
     ledger_options_t o = {.no_sync = 1};
     assert_int_equal(ledger_open(&l, w->copy, &o), 0);
-    envelope_spec_t spec = {.kind = kind, .timestamp_ms = util_now_ms(), .payload = payload,
-                            .payload_len = len};
-    memcpy(spec.subject, subject, 32);
-    assert_int_equal(ledger_author_last(l, keys_sign_pk(k), &spec.author_seq, spec.author_prev), 0);
-    spec.author_seq++;
-    uint8_t *buf = malloc(ENVELOPE_MAX);
-    size_t elen = 0;
-    envelope_t e;
-    ledger_result_t res;
-    assert_int_equal(envelope_seal(&spec, k, buf, ENVELOPE_MAX, &elen), 0);
-    assert_int_equal(envelope_open(&e, buf, elen), 0);
-    assert_int_equal(ledger_append(l, &e, 1, util_now_ms(), &res), 0);
-    assert_int_equal(res.code, 0);
     s_resign(w, l, cosigners);
     ledger_destroy(&l);
-    free(buf);
-    free(payload);
-    return res.seq;
+    return seq;
 }
 
 typedef struct {

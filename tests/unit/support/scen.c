@@ -272,6 +272,33 @@ scen_checkpoint(scen_t *s, const char *dir, int cosign)
     ledger_destroy(&l);
 }
 
+uint64_t
+scen_append_raw(const char *dir, const keys_t *k, int kind, const uint8_t subject[32],
+                uint8_t *payload, size_t len)
+{
+    ledger_t *l = NULL;
+    ledger_options_t o = {.no_sync = 1};
+    assert_int_equal(ledger_open(&l, dir, &o), 0);
+    envelope_spec_t spec = {.kind = kind, .timestamp_ms = util_now_ms(), .payload = payload,
+                            .payload_len = len};
+    memcpy(spec.subject, subject, 32);
+    assert_int_equal(ledger_author_last(l, keys_sign_pk(k), &spec.author_seq, spec.author_prev), 0);
+    spec.author_seq++;
+    uint8_t *buf = malloc(ENVELOPE_MAX);
+    size_t elen = 0;
+    envelope_t e;
+    ledger_result_t res;
+    assert_non_null(buf);
+    assert_int_equal(envelope_seal(&spec, k, buf, ENVELOPE_MAX, &elen), 0);
+    assert_int_equal(envelope_open(&e, buf, elen), 0);
+    assert_int_equal(ledger_append(l, &e, 1, util_now_ms(), &res), 0);
+    assert_int_equal(res.code, 0);
+    ledger_destroy(&l);
+    free(buf);
+    free(payload);
+    return res.seq;
+}
+
 void
 scen_free(scen_t *s)
 {

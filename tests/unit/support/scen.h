@@ -35,6 +35,12 @@ void scen_build(scen_t *s, const char *dir, int forge);
  * set, and stores it. Aborts on failure. */
 void scen_checkpoint(scen_t *s, const char *dir, int cosign);
 
+/* Appends one envelope by k to the ledger in dir WITHOUT the rules, as a
+ * rogue hub would, continuing k's author chain; frees payload. Returns its
+ * position. Aborts on failure. */
+uint64_t scen_append_raw(const char *dir, const keys_t *k, int kind, const uint8_t subject[32],
+                         uint8_t *payload, size_t len);
+
 /* Frees the keys. */
 void scen_free(scen_t *s);
 
