@@ -270,7 +270,8 @@ demo_summary(demo_t *d)
             state = "not placed";
             unplaced++;
         } else if (o->reassigned && o->left >= 0) {
-            snprintf(by, sizeof by, "%s (%s %s)", o->made_by, d->nodes[o->left].name, o->why);
+            snprintf(by, sizeof by, "%.120s (%.24s %.40s)", o->made_by, d->nodes[o->left].name,
+                     o->why);
         } else {
             snprintf(by, sizeof by, "%s", o->made_by);
         }
