@@ -1,6 +1,7 @@
 /* policy_read.c — reading the derived state policy_apply keeps: members, orders, work queues. */
 #include "cofab/policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cofab/error.h"
@@ -40,6 +41,26 @@ int
 policy_alliance(ledger_t *ledger, policy_alliance_t *out)
 {
     return s_read(ledger, 'g', NULL, out, sizeof *out);
+}
+
+int
+policy_genesis(ledger_t *ledger, payload_genesis_t *out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ledger_record_t rec;
+    envelope_t e;
+    int rc = ledger_get(ledger, 0, &buf, &len);
+    if (rc == 0)
+        rc = ledger_record_decode(&rec, buf, len);
+    if (rc == 0)
+        rc = envelope_decode(&e, rec.envelope, rec.envelope_len);
+    if (rc == 0 && e.kind != ENVELOPE_GENESIS)
+        rc = COFAB_EMALFORMED;
+    if (rc == 0)
+        rc = payload_genesis_decode(out, e.payload, e.payload_len);
+    free(buf);
+    return rc;
 }
 
 int

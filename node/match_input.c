@@ -58,16 +58,11 @@ s_record_payload(ledger_t *ledger, uint64_t seq, int kind, envelope_t *e, uint8_
 static int
 s_genesis(match_input_t *self)
 {
-    envelope_t e;
-    uint8_t *buf = NULL;
     payload_genesis_t *g = malloc(sizeof *g);
-    int rc = g ? s_record_payload(self->ledger, 0, ENVELOPE_GENESIS, &e, &buf) : COFAB_ENOMEM;
-    if (rc == 0)
-        rc = payload_genesis_decode(g, e.payload, e.payload_len);
+    int rc = g ? policy_genesis(self->ledger, g) : COFAB_ENOMEM;
     if (rc == 0)
         self->params = g->params;
     free(g);
-    free(buf);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "cofab/error.h"
+#include "cofab/policy.h"
 #include "cofab/merkle.h"
 #include "cofab/util.h"
 
@@ -260,18 +261,8 @@ s_policy(node_t *self)
 {
     if (self->wpolicy_loaded)
         return 0;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    ledger_record_t rec;
-    envelope_t e;
     payload_genesis_t *g = malloc(sizeof *g);
-    int rc = g ? ledger_get(self->ledger, 0, &buf, &len) : COFAB_ENOMEM;
-    if (rc == 0)
-        rc = ledger_record_decode(&rec, buf, len);
-    if (rc == 0)
-        rc = envelope_decode(&e, rec.envelope, rec.envelope_len);
-    if (rc == 0)
-        rc = payload_genesis_decode(g, e.payload, e.payload_len);
+    int rc = g ? policy_genesis(self->ledger, g) : COFAB_ENOMEM;
     if (rc == 0) {
         witness_policy_from_genesis(&self->wpolicy, g);
         self->wpolicy_loaded = 1;
@@ -283,7 +274,6 @@ s_policy(node_t *self)
             self->witnessed_size = kept.size;
     }
     free(g);
-    free(buf);
     return rc;
 }
 

@@ -109,6 +109,10 @@ const char *policy_state_name(int state);
 /* Readers over a ledger whose hook is policy_apply. Each returns 0 or
  * COFAB_ENOTFOUND / store errors. */
 int policy_alliance(ledger_t *ledger, policy_alliance_t *out);
+/* The whole genesis payload (record 0 decoded; about 10 KB: heap-allocate
+ * out). Also COFAB_EMALFORMED and the decoders' codes for a record 0 that
+ * is not a genesis. */
+int policy_genesis(ledger_t *ledger, payload_genesis_t *out);
 int policy_member(ledger_t *ledger, const uint8_t sign_pk[32], policy_member_t *out);
 /* The signing key of the member whose transport key this is. */
 int policy_member_by_transport(ledger_t *ledger, const uint8_t transport[32], uint8_t sign_pk[32]);
