@@ -1,6 +1,7 @@
 /* cli_util.c — helpers shared by the cofab subcommands: keys, numbers, progress. */
 #include "cofab/cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -106,4 +107,27 @@ cli_progress_done(cli_progress_t *p)
 {
     if (p->enabled)
         fprintf(stderr, "\n");
+}
+
+int
+cli_write_tlog_proof(const char *path, uint64_t index, const uint8_t *record, size_t record_len,
+                     const uint8_t *proof, size_t k, const char *note, size_t note_len)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return COFAB_EIO;
+    char *rec = cli_b64(record, record_len);
+    int ok = rec != NULL &&
+             fprintf(f, "c2sp.org/tlog-proof@v1\nextra %s\nindex %llu\n", rec,
+                     (unsigned long long) index) > 0;
+    free(rec);
+    for (size_t i = 0; ok && i < k; i++) {
+        char *h = cli_b64(proof + i * 32, 32);
+        ok = h != NULL && fprintf(f, "%s\n", h) > 0;
+        free(h);
+    }
+    if (ok)
+        ok = fputc('\n', f) != EOF && fwrite(note, 1, note_len, f) == note_len;
+    ok = ok && !ferror(f);
+    return fclose(f) == 0 && ok ? 0 : COFAB_EIO;
 }

@@ -3,6 +3,10 @@
 #define COFAB_CMD_AUDIT_INTERNAL_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "cofab/ledger.h"
 
@@ -33,6 +37,9 @@ void cmd_audit_close(cmd_audit_opened_t *o);
 
 /* `cofab audit verify` (node/cmd_audit_verify.c). */
 int cmd_audit_verify(int argc, char **argv);
+
+/* A JSON array of n 32-byte hashes in base64 (a proof), new reference. */
+json_t *cmd_audit_proof_json(const uint8_t *hashes, size_t n);
 
 /* `cofab audit prove` (node/cmd_audit_prove.c). */
 int cmd_audit_prove(int argc, char **argv);

@@ -74,8 +74,7 @@ typedef struct {
     const char *receipt;     /* --receipt DIR, or NULL */
 } s_out_t;
 
-/* Writes DIR/record-N.tlog-proof: C2SP tlog-proof, the record bytes in
- * the "extra" line (the leaf is SHA-256(0x00 || record)). */
+/* Writes DIR/record-N.tlog-proof. */
 static int
 s_receipt(const s_out_t *o, uint64_t index, const uint8_t *rec, size_t rec_len,
           const uint8_t *proof, size_t k)
@@ -85,35 +84,14 @@ s_receipt(const s_out_t *o, uint64_t index, const uint8_t *rec, size_t rec_len,
                      (unsigned long long) index);
     if (n < 0 || (size_t) n >= sizeof path)
         return COFAB_EINVAL;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return COFAB_EIO;
-    char *b = cli_b64(rec, rec_len);
-    int ok = b != NULL;
-    if (ok)
-        fprintf(f, "c2sp.org/tlog-proof@v1\nextra %s\nindex %llu\n", b, (unsigned long long) index);
-    free(b);
-    for (size_t i = 0; ok && i < k; i++) {
-        char *h = cli_b64(proof + i * 32, 32);
-        ok = h != NULL && fprintf(f, "%s\n", h) > 0;
-        free(h);
-    }
-    if (ok)
-        ok = fputc('\n', f) != EOF && fwrite(o->note, 1, o->note_len, f) == o->note_len;
-    ok = ok && !ferror(f);
-    return fclose(f) == 0 && ok ? 0 : COFAB_EIO;
+    return cli_write_tlog_proof(path, index, rec, rec_len, proof, k, o->note, o->note_len);
 }
 
 static int
 s_emit(s_out_t *o, uint64_t index, const uint8_t *rec, size_t rec_len, const uint8_t *proof,
        size_t k)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < k; i++) {
-        char *h = cli_b64(proof + i * 32, 32);
-        json_array_append_new(arr, json_string(h ? h : ""));
-        free(h);
-    }
+    json_t *arr = cmd_audit_proof_json(proof, k);
     char *b = cli_b64(rec, rec_len);
     json_array_append_new(o->entries, json_pack("{sI ss so}", "index", (json_int_t) index,
                                                 "record", b ? b : "", "proof", arr));

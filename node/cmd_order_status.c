@@ -274,33 +274,6 @@ s_describe(const client_event_t *ev, s_names_t *names, s_state_t *st, payload_as
     return label ? label : "unknown";
 }
 
-/* Writes the C2SP tlog-proof of event ev. */
-static int
-s_write_receipt(const char *path, const client_verified_t *v, const client_event_t *ev)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return COFAB_EIO;
-    char *rec = cli_b64(ev->record, ev->record_len);
-    int ok = rec != NULL;
-    if (ok)
-        fprintf(f, "c2sp.org/tlog-proof@v1\nextra %s\nindex %llu\n", rec,
-                (unsigned long long) ev->position);
-    for (uint8_t i = 0; ok && i < ev->k; i++) {
-        char *h = cli_b64(ev->proof + (size_t) i * 32, 32);
-        ok = h != NULL;
-        if (ok)
-            fprintf(f, "%s\n", h);
-        free(h);
-    }
-    if (ok) {
-        fputc('\n', f);
-        fwrite(v->note, 1, v->note_len, f);
-    }
-    free(rec);
-    ok = ok && !ferror(f);
-    return fclose(f) == 0 && ok ? 0 : COFAB_EIO;
-}
 
 /* Fetches and verifies, waiting (within the timeout) for witnesses that
  * have not cosigned yet and, for a receipt, for a checkpoint that covers
@@ -483,7 +456,9 @@ order_status_main(int argc, char **argv)
             fprintf(stderr, "cofab order status: no receipt: the order's first record is not "
                             "in a checkpoint yet\n");
             rc = COFAB_ENOTFOUND;
-        } else if ((rc = s_write_receipt(a.receipt, v, &v->events[0])) != 0) {
+        } else if ((rc = cli_write_tlog_proof(a.receipt, v->events[0].position, v->events[0].record,
+                                              v->events[0].record_len, v->events[0].proof,
+                                              v->events[0].k, v->note, v->note_len)) != 0) {
             fprintf(stderr, "cofab order status: cannot write %s\n", a.receipt);
         }
     }

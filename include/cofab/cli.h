@@ -40,6 +40,13 @@ int cli_parse_hex32(const char *text, uint8_t out[32]);
 /* Base64 (standard alphabet) of len bytes into a new malloc'd string. */
 char *cli_b64(const uint8_t *data, size_t len);
 
+/* Writes a C2SP tlog-proof (c2sp.org/tlog-proof@v1) to path: the record
+ * bytes in base64 on the "extra" line (the leaf is SHA-256(0x00 ||
+ * record)), "index N", the k proof hashes (k x 32 bytes), a blank line and
+ * the checkpoint note. Returns 0 or COFAB_EIO. */
+int cli_write_tlog_proof(const char *path, uint64_t index, const uint8_t *record, size_t record_len,
+                         const uint8_t *proof, size_t k, const char *note, size_t note_len);
+
 /* Hex of 32 bytes into out (65 bytes). */
 void cli_hex32(const uint8_t in[32], char out[65]);
 
