@@ -147,3 +147,24 @@ util_remove_tree(const char *dir)
                ? 0
                : COFAB_EIO;
 }
+
+int
+util_make_temp_dir(const char *parent, const char *prefix, char *out, size_t out_len)
+{
+    if (!prefix || !out || out_len == 0)
+        return COFAB_EINVAL;
+    if (!parent || !*parent)
+        parent = getenv("TMPDIR");
+    if (!parent || !*parent)
+        parent = "/tmp";
+    int n = snprintf(out, out_len, "%s/%s-XXXXXX", parent, prefix);
+    if (n < 0 || (size_t) n >= out_len) {
+        out[0] = 0;
+        return COFAB_EINVAL;
+    }
+    if (!mkdtemp(out)) {
+        out[0] = 0;
+        return COFAB_EIO;
+    }
+    return 0;
+}

@@ -358,15 +358,10 @@ audit_rules_new(audit_rules_t **out, const audit_rules_options_t *opts)
     self->res = calloc(S_BATCH, sizeof *self->res);
     self->got = malloc(sizeof *self->got);
     self->want = malloc(sizeof *self->want);
-    const char *parent = opts && opts->scratch_parent ? opts->scratch_parent : getenv("TMPDIR");
-    if (!parent || !*parent)
-        parent = "/tmp";
-    int n = snprintf(self->dir, sizeof self->dir, "%s/cofab-audit-XXXXXX", parent);
     int rc = self->recs && self->envs && self->res && self->got && self->want ? 0 : COFAB_ENOMEM;
-    if (rc == 0 && (n < 0 || (size_t) n >= sizeof self->dir))
-        rc = COFAB_EINVAL;
-    if (rc == 0 && !mkdtemp(self->dir))
-        rc = COFAB_EIO;
+    if (rc == 0)
+        rc = util_make_temp_dir(opts ? opts->scratch_parent : NULL, "cofab-audit", self->dir,
+                                sizeof self->dir);
     if (rc != 0) {
         audit_rules_destroy(&self);
         return rc;

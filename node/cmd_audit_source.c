@@ -30,12 +30,8 @@ s_open_dir(const char *prog, const char *dir, cmd_audit_opened_t *out)
 static int
 s_make_tmp(const char *prog, cmd_audit_opened_t *out)
 {
-    const char *parent = getenv("TMPDIR");
-    snprintf(out->tmp, sizeof out->tmp, "%s/cofab-audit-copy-XXXXXX",
-             parent && *parent ? parent : "/tmp");
-    if (!mkdtemp(out->tmp)) {
+    if (util_make_temp_dir(NULL, "cofab-audit-copy", out->tmp, sizeof out->tmp) != 0) {
         fprintf(stderr, "%s: cannot make a temp dir: %s\n", prog, strerror(errno));
-        out->tmp[0] = 0;
         return CLI_FAIL;
     }
     return CLI_OK;

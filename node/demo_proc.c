@@ -51,11 +51,9 @@ demo_init(demo_t *d, int keep)
     const char *base = getenv("TMPDIR");
     if (!base || base[0] != '/' || strlen(base) > S_TMP_MAX)
         base = "/tmp";
-    snprintf(d->dir, sizeof d->dir, "%s/cofab-demo-XXXXXX", base);
-    if (!mkdtemp(d->dir)) {
+    if (util_make_temp_dir(base, "cofab-demo", d->dir, sizeof d->dir) != 0) {
         snprintf(d->why, sizeof d->why, "cannot create a directory in %s: %s", base,
                  strerror(errno));
-        d->dir[0] = 0;
         return COFAB_EIO;
     }
     static const char *const subs[] = {"logs", "keys", "orders"};

@@ -59,6 +59,12 @@ int util_write_file_excl(const char *path, const void *data, size_t len, int mod
  * or COFAB_EIO. */
 int util_mkdir_p(const char *dir, int mode);
 
+/* Makes a new private (0700) directory PARENT/PREFIX-XXXXXX, PARENT being
+ * parent, else $TMPDIR, else /tmp, and writes its path to out. Returns 0;
+ * COFAB_EINVAL (path longer than out_len; out is then "") or COFAB_EIO
+ * (mkdtemp failed, errno says why; out is ""). */
+int util_make_temp_dir(const char *parent, const char *prefix, char *out, size_t out_len);
+
 /* Removes dir and everything below it (symbolic links are removed, never
  * followed). A missing dir is not an error. Returns 0, COFAB_EINVAL or
  * COFAB_EIO (something could not be removed). */
