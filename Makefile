@@ -19,8 +19,9 @@ PKG_CONFIG ?= pkg-config
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := build-essential pkg-config libsodium-dev libzmq3-dev liblmdb-dev \
             libcmocka-dev libcbor-dev libjansson-dev libinih-dev valgrind lmdb-utils \
-            golang-go golang-golang-x-mod-dev python3 openssl
-PKGS := libsodium libzmq lmdb libcbor jansson inih
+            golang-go golang-golang-x-mod-dev python3 openssl libmicrohttpd-dev \
+            chromium wrk
+PKGS := libsodium libzmq lmdb libcbor jansson inih libmicrohttpd
 TEST_PKGS := cmocka
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -48,10 +49,18 @@ CLI_TESTS := $(sort $(wildcard tests/cli/*.sh))
 BENCH_SRC := $(sort $(wildcard tests/bench/*_bench.c))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
+# Drills: tests/drills/NN-*.sh scripts, plus test-only programs tests/drills/*.c
+# (built into $(BUILD)/drills/, never installed).
+DRILL_SRC := $(sort $(wildcard tests/drills/*.c))
+DRILL_BIN := $(patsubst tests/drills/%.c,$(BUILD)/drills/%,$(DRILL_SRC))
+DRILLS := $(sort $(wildcard tests/drills/[0-9]*.sh))
+DRILL_MODE ?= short
+
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
 
-.PHONY: all deps test test-run check-asan bench bench-run install clean demo fuzz fuzz-build valgrind valgrind-run
+.PHONY: all deps test test-run check-asan bench bench-run install clean demo fuzz fuzz-build valgrind valgrind-run \
+        drills drills-run drills-asan
 
 all: $(BIN)
 
@@ -90,6 +99,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(LIB) $(wildcard include/c
 	$(CC) $(BASE_CFLAGS) -Itests/unit $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB) $(wildcard include/cofab/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/drills/%: tests/drills/%.c $(LIB) $(wildcard include/cofab/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
@@ -162,6 +175,23 @@ fuzz: fuzz-build
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); mkdir -p build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
 	  echo "== $$n"; build-fuzz/fuzz/$$n -runs=$(FUZZ_RUNS) -max_len=70000 \
 	    build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# Fault drills against real processes on 127.0.0.1; each prints one verdict
+# line. DRILL_MODE=short (CI) or long (the full-size run reported in docs/).
+drills: deps
+	@$(MAKE) --no-print-directory drills-run
+
+drills-run: $(BIN) $(DRILL_BIN)
+	@fail=0; pass=0; for d in $(DRILLS); do \
+	  echo "== $$d"; \
+	  if COFAB_BIN=$(abspath $(BIN)) COFAB_DRILL_DIR=$(abspath $(BUILD)/drills) \
+	     DRILL_MODE=$(DRILL_MODE) bash $$d; then pass=$$((pass+1)); else echo "FAILED: $$d"; fail=$$((fail+1)); fi; \
+	done; echo "drills: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+# The same drills with the ASan+UBSan build (LeakSanitizer on).
+drills-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
+	  ASAN_OPTIONS=detect_leaks=1 drills-run
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
