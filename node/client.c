@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -577,4 +578,168 @@ client_report_failure(const char *prog, const char *endpoint, int timeout_ms, in
     else
         fprintf(stderr, "%s: refused by the hub (%s): %s\n", prog, cofab_errname(rc),
                 reason ? reason : "");
+}
+
+/* ---- A customer's memory of the log: split-view detection ---- */
+
+/* Verifies text as a checkpoint note by trust->hub for trust->origin. */
+static int
+s_note_checkpoint(const client_trust_t *trust, const char *text, size_t len, checkpoint_t *cp)
+{
+    note_t *note = malloc(sizeof *note);
+    int rc = note ? note_parse(note, text, len) : COFAB_ENOMEM;
+    if (rc == 0)
+        rc = note_verify(note, &trust->hub);
+    if (rc == 0)
+        rc = checkpoint_parse(cp, note->body, note->body_len);
+    if (rc == 0 && trust->origin[0] && strcmp(cp->origin, trust->origin) != 0)
+        rc = COFAB_EMALFORMED;
+    free(note);
+    return rc;
+}
+
+/* Asks the hub to prove that the tree of a is a prefix of the tree of b
+ * (a.size < b.size). Returns 0, COFAB_ENET, or COFAB_EPROOF for a refusal,
+ * a malformed reply or a proof that does not verify. */
+static int
+s_prove_prefix(client_t *self, const checkpoint_t *a, const checkpoint_t *b, int timeout_ms)
+{
+    uint8_t req[16];
+    util_put_be64(req, a->size);
+    util_put_be64(req + 8, b->size);
+    net_msg_t m;
+    int rc = client_request(self, WIRE_GET_CONSISTENCY, req, sizeof req, timeout_ms, &m);
+    if (rc != 0)
+        return rc;
+    wire_reader_t r;
+    wire_reader_init(&r, m.body, m.len);
+    uint8_t k = m.type == WIRE_CONSISTENCY ? wire_read_u8(&r) : 0;
+    const uint8_t *proof = wire_read_bytes(&r, (size_t) k * MERKLE_HASH_LEN);
+    rc = m.type == WIRE_CONSISTENCY && k <= MERKLE_MAX_PROOF && wire_reader_end(&r) == 0
+             ? merkle_verify_consistency(a->size, b->size, a->root, b->root,
+                                         (const uint8_t(*)[MERKLE_HASH_LEN]) proof, k)
+             : COFAB_EPROOF;
+    net_msg_free(&m);
+    return rc == 0 ? 0 : COFAB_EPROOF;
+}
+
+/* Replaces path with text: a temporary file, then rename, so a crash
+ * leaves the old or the new checkpoint. */
+static int
+s_save_state(const char *path, const char *text, size_t len)
+{
+    char tmp[CLIENT_PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long) getpid()); /* one per process */
+    unlink(tmp);
+    int rc = util_write_file_excl(tmp, text, len, 0600);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        unlink(tmp);
+        rc = COFAB_EIO;
+    }
+    return rc;
+}
+
+/* Writes both notes to state_dir/evidence-<ms>.txt (path into out). */
+static int
+s_customer_evidence(const char *dir, const client_trust_t *trust, const char *why,
+                    const char *old_note, const char *new_note, size_t new_len, char *out)
+{
+    char verifier[NOTE_VERIFIER_MAX] = "";
+    note_verifier_format(&trust->hub, verifier, sizeof verifier);
+    size_t cap = strlen(old_note) + new_len + 1024;
+    char *text = malloc(cap);
+    if (!text)
+        return COFAB_ENOMEM;
+    uint64_t ms = util_now_ms();
+    int n = snprintf(text, cap,
+                     "cofab evidence: inconsistent checkpoints (seen by a customer)\nhub: %s\n"
+                     "observed-ms: %llu\nexplanation: %s\n--- checkpoint A (verified before) "
+                     "---\n%s--- checkpoint B ---\n%.*s--- end ---\n",
+                     verifier, (unsigned long long) ms, why, old_note, (int) new_len, new_note);
+    int rc = n > 0 && (size_t) n < cap ? COFAB_EEXIST : COFAB_ETOOBIG;
+    for (int i = 0; i < 100 && rc == COFAB_EEXIST; i++) {
+        snprintf(out, CLIENT_PATH_MAX, i ? "%s/evidence-%llu-%d.txt" : "%s/evidence-%llu.txt",
+                 dir, (unsigned long long) ms, i);
+        rc = util_write_file_excl(out, text, (size_t) n, 0600);
+    }
+    free(text);
+    return rc;
+}
+
+/* Compares checkpoint b (note) with the remembered one (old): 0 when
+ * consistent, with *newer saying whether b is the larger tree;
+ * COFAB_EINCONSISTENT with evidence written; COFAB_ENET; or the error that
+ * makes old unusable. reason says why whenever the result is not 0. */
+static int
+s_compare(client_t *self, const client_trust_t *trust, const char *state_dir, const char *old,
+          size_t old_len, const char *note, size_t note_len, const checkpoint_t *b,
+          int timeout_ms, char *reason, int *newer)
+{
+    checkpoint_t a;
+    int rc = s_note_checkpoint(trust, old, old_len, &a);
+    if (rc != 0) {
+        snprintf(reason, CLIENT_REASON_MAX, "the saved checkpoint is not one signed by this "
+                 "hub (%s); move it away to start over", cofab_strerror(rc));
+        return rc;
+    }
+    *newer = b->size > a.size;
+    const char *why = NULL;
+    if (a.size == b->size && sodium_memcmp(a.root, b->root, 32) != 0) {
+        why = "two checkpoints of the same size with different roots";
+    } else if (a.size != b->size && a.size > 0 && b->size > 0) {
+        rc = a.size < b->size ? s_prove_prefix(self, &a, b, timeout_ms)
+                              : s_prove_prefix(self, b, &a, timeout_ms);
+        if (rc == COFAB_ENET) {
+            snprintf(reason, CLIENT_REASON_MAX, "hub unreachable for a consistency proof");
+            return rc;
+        }
+        if (rc != 0)
+            why = a.size < b->size ? "the hub cannot prove the new checkpoint extends the old"
+                                   : "the hub cannot prove the new checkpoint is a prefix of the old";
+    }
+    if (!why)
+        return 0;
+    char evidence[CLIENT_PATH_MAX];
+    rc = s_customer_evidence(state_dir, trust, why, old, note, note_len, evidence);
+    snprintf(reason, CLIENT_REASON_MAX,
+             "SPLIT VIEW: checkpoint %llu signed by the hub is not consistent with checkpoint "
+             "%llu this customer verified before (%s); evidence: %.120s",
+             (unsigned long long) b->size, (unsigned long long) a.size, why,
+             rc == 0 ? evidence : "could not be written");
+    return COFAB_EINCONSISTENT;
+}
+
+int
+client_checkpoint_track(client_t *self, const client_trust_t *trust, const char *state_dir,
+                        const char *note, size_t note_len, int timeout_ms, char *reason)
+{
+    if (!self || !trust || !state_dir || !note || !reason)
+        return COFAB_EINVAL;
+    reason[0] = 0;
+    char path[CLIENT_PATH_MAX], hexid[2 * NOTE_KEYID_LEN + 1];
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    checkpoint_t b;
+    int newer = 1; /* nothing remembered yet: remember this one */
+    sodium_bin2hex(hexid, sizeof hexid, trust->hub.keyid, NOTE_KEYID_LEN);
+    int n = snprintf(path, sizeof path, "%s/%s-%s.checkpoint", state_dir, trust->hub.name, hexid);
+    int rc = n > 0 && (size_t) n < sizeof path ? 0 : COFAB_ETOOBIG;
+    if (rc == 0 && (rc = s_note_checkpoint(trust, note, note_len, &b)) != 0)
+        snprintf(reason, CLIENT_REASON_MAX, "the hub's checkpoint does not verify: %s",
+                 cofab_strerror(rc));
+    if (rc == 0 && (rc = util_mkdir_p(state_dir, 0700)) != 0)
+        snprintf(reason, CLIENT_REASON_MAX, "cannot create state dir %.200s", state_dir);
+    if (rc == 0 && access(path, F_OK) == 0) {
+        rc = util_read_file(path, NOTE_MAX_LEN, &old, &old_len);
+        if (rc != 0)
+            snprintf(reason, CLIENT_REASON_MAX, "cannot read %.200s: %s", path,
+                     cofab_strerror(rc));
+        else
+            rc = s_compare(self, trust, state_dir, (const char *) old, old_len, note, note_len,
+                           &b, timeout_ms, reason, &newer);
+    }
+    if (rc == 0 && newer && (rc = s_save_state(path, note, note_len)) != 0)
+        snprintf(reason, CLIENT_REASON_MAX, "cannot save %.200s", path);
+    free(old);
+    return rc;
 }

@@ -17,13 +17,29 @@
 #include "cofab/util.h"
 #include "cofab/witness.h"
 
+#define S_ALSO_MAX 8         /* --also-checkpoint files per run */
+
 typedef struct {
     cmd_audit_source_t src;  /* --ledger / --bundle / --hub */
     const char *policy;      /* --policy FILE */
     int replay;              /* --replay */
     int json;                /* --json */
     int threads;             /* --threads N */
+    const char *also[S_ALSO_MAX]; /* --also-checkpoint FILE: checkpoints shown to others */
+    int nalso;               /* how many */
 } s_args_t;
+
+/* How a checkpoint the hub signed for someone else compares with this ledger. */
+typedef enum { S_AGREES, S_SPLIT, S_BEYOND } s_also_result_t;
+
+typedef struct {
+    const char *path;                   /* the file it came from */
+    s_also_result_t result;             /* the comparison */
+    checkpoint_t cp;                    /* its body */
+    char note[NOTE_MAX_LEN + 1];        /* its signed note text */
+    char ours[LEDGER_CHECKPOINT_MAX];   /* this ledger's stored checkpoint of that size, or "" */
+    uint8_t root[32];                   /* this ledger's root at that size (S_SPLIT, S_AGREES) */
+} s_also_t;
 
 static int
 s_parse(int argc, char **argv, s_args_t *a)
@@ -38,6 +54,7 @@ s_parse(int argc, char **argv, s_args_t *a)
                                          {"replay", no_argument, NULL, 'r'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"also-checkpoint", required_argument, NULL, 'a'},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     int c;
@@ -54,6 +71,11 @@ s_parse(int argc, char **argv, s_args_t *a)
         case 'p': a->policy = optarg; break;
         case 'r': a->replay = 1; break;
         case 'j': a->json = 1; break;
+        case 'a':
+            if (a->nalso == S_ALSO_MAX)
+                return -1;
+            a->also[a->nalso++] = optarg;
+            break;
         case 't':
             if (cli_parse_u64(optarg, &n) != 0 || n == 0 || n > AUDIT_MAX_THREADS)
                 return -1;
@@ -82,6 +104,89 @@ s_load_policy(const char *path, witness_policy_t *p)
         fprintf(stderr, "cofab audit verify: policy %s: %s%s%s\n", path, cofab_strerror(rc),
                 why[0] ? ": " : "", why);
     return rc;
+}
+
+/* Reads a checkpoint the hub signed for someone else (another witness's
+ * last-cosigned.note, a customer's saved checkpoint) and compares it with
+ * this ledger: at a size the ledger holds, the roots must be equal, or the
+ * hub signed two histories. Each history alone can be valid and witnessed;
+ * only such a comparison shows the split. Returns 0, or the error that
+ * makes the file unusable (printed). */
+static int
+s_also_check(ledger_t *ledger, const note_verifier_t *hub, const char *origin, s_also_t *x)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    note_t *note = malloc(sizeof *note);
+    const char *what = "unreadable";
+    int rc = note ? util_read_file(x->path, NOTE_MAX_LEN, &buf, &len) : COFAB_ENOMEM;
+    if (rc == 0) {
+        what = "not a signed note";
+        rc = note_parse(note, (const char *) buf, len);
+    }
+    if (rc == 0) {
+        what = "not signed by the hub key";
+        rc = note_verify(note, hub);
+    }
+    if (rc == 0) {
+        what = "not a checkpoint";
+        rc = checkpoint_parse(&x->cp, note->body, note->body_len);
+    }
+    if (rc == 0 && strcmp(x->cp.origin, origin) != 0) {
+        what = "a checkpoint of another log (origin)";
+        rc = COFAB_EMALFORMED;
+    }
+    if (rc == 0) {
+        memcpy(x->note, buf, len + 1);
+        x->ours[0] = 0;
+        x->result = S_BEYOND; /* no proof offline: not compared */
+        if (x->cp.size <= ledger_size(ledger)) {
+            rc = x->cp.size ? ledger_root(ledger, x->cp.size, x->root) : (merkle_empty_root(x->root), 0);
+            x->result = rc == 0 && sodium_memcmp(x->root, x->cp.root, 32) == 0 ? S_AGREES : S_SPLIT;
+            if (ledger_checkpoint_get(ledger, x->cp.size, x->ours, sizeof x->ours) != 0)
+                x->ours[0] = 0;
+            what = "cannot read this ledger's tree";
+        }
+    }
+    if (rc != 0)
+        fprintf(stderr, "cofab audit verify: --also-checkpoint %s: %s (%s)\n", x->path, what,
+                cofab_strerror(rc));
+    free(buf);
+    free(note);
+    return rc;
+}
+
+/* A split makes the verdict unless an earlier failure already did. */
+static void
+s_also_verdict(audit_report_t *r, const s_also_t *x)
+{
+    char theirs[65], ours[65];
+    cli_hex32(x->cp.root, theirs);
+    cli_hex32(x->root, ours);
+    audit_failure_t *f = &r->failures[AUDIT_CHECKPOINT];
+    if (f->code == 0) {
+        f->code = COFAB_EINCONSISTENT;
+        f->record = f->related = -1;
+        f->checkpoint = (int64_t) x->cp.size;
+        const char *base = strrchr(x->path, '/');
+        snprintf(f->reason, sizeof f->reason,
+                 "SPLIT VIEW: the hub signed checkpoint %llu with root %.16s... (in %.48s); "
+                 "this ledger's tree of that size has root %.16s...: two histories",
+                 (unsigned long long) x->cp.size, theirs, base ? base + 1 : x->path, ours);
+    }
+    if (r->valid) {
+        r->valid = 0;
+        r->code = f->code;
+        r->bad_record = r->related_record = -1;
+        r->bad_checkpoint = f->checkpoint;
+        memcpy(r->reason, f->reason, sizeof r->reason);
+    }
+}
+
+static const char *
+s_also_name(s_also_result_t res)
+{
+    return res == S_AGREES ? "agrees" : res == S_SPLIT ? "split" : "beyond";
 }
 
 /* Both envelopes of a fork (or the two records a failure involves), so the
@@ -264,6 +369,52 @@ s_report_text(const char *what, const audit_report_t *r, const audit_rules_summa
                    json_string_value(json_object_get(e, "record")));
 }
 
+static json_t *
+s_also_json(const s_also_t *also, int n)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        const s_also_t *x = &also[i];
+        char theirs[65], ours[65];
+        cli_hex32(x->cp.root, theirs);
+        cli_hex32(x->root, ours);
+        json_t *o = json_pack("{ss sI ss ss ss}", "file", x->path, "size", (json_int_t) x->cp.size,
+                              "root", theirs, "result", s_also_name(x->result), "note", x->note);
+        if (x->result != S_BEYOND)
+            json_object_set_new(o, "ledger_root", json_string(ours));
+        if (x->ours[0])
+            json_object_set_new(o, "ledger_checkpoint", json_string(x->ours));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static void
+s_also_text(const s_also_t *also, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const s_also_t *x = &also[i];
+        unsigned long long size = (unsigned long long) x->cp.size;
+        if (x->result == S_AGREES)
+            printf("also        %s: checkpoint %llu agrees with this ledger\n", x->path, size);
+        else if (x->result == S_BEYOND)
+            printf("also        %s: checkpoint %llu is beyond this ledger: not compared\n",
+                   x->path, size);
+        if (x->result != S_SPLIT)
+            continue;
+        char ours[65];
+        cli_hex32(x->root, ours);
+        printf("SPLIT VIEW: %s: the hub signed checkpoint %llu of another history\n"
+               "evidence: the checkpoint in %s:\n%s",
+               x->path, size, x->path, x->note);
+        if (x->ours[0])
+            printf("evidence: this ledger's checkpoint of size %llu:\n%s", size, x->ours);
+        else
+            printf("evidence: this ledger's root at size %llu: %s (no checkpoint stored)\n", size,
+                   ours);
+    }
+}
+
 int
 cmd_audit_verify(int argc, char **argv)
 {
@@ -272,7 +423,8 @@ cmd_audit_verify(int argc, char **argv)
         fprintf(stderr,
                 "usage: cofab audit verify (--ledger DIR | --bundle DIR | --hub EP --hub-key HUB.pub\n"
                 "                          [--key K] [--cache DIR]) [--hub-key HUB.pub]\n"
-                "                          [--policy FILE] [--replay] [--threads N] [--json]\n");
+                "                          [--policy FILE] [--replay] [--threads N] [--json]\n"
+                "                          [--also-checkpoint NOTE]...\n");
         return CLI_USAGE;
     }
     keys_public_t pinned;
@@ -297,6 +449,7 @@ cmd_audit_verify(int argc, char **argv)
     audit_report_t *r = malloc(sizeof *r);
     audit_rules_summary_t *sum = malloc(sizeof *sum);
     json_t *evidence = NULL;
+    s_also_t *also = NULL;
     int rc = r && sum ? 0 : COFAB_ENOMEM;
     if (rc == 0) {
         ret = cmd_audit_open("cofab audit verify", &a.src, &src);
@@ -320,18 +473,35 @@ cmd_audit_verify(int argc, char **argv)
         fprintf(stderr, "cofab audit verify: could not run: %s\n", cofab_strerror(rc));
         goto out;
     }
+    if (a.nalso && !(also = calloc((size_t) a.nalso, sizeof *also))) {
+        ret = CLI_FAIL;
+        goto out;
+    }
+    for (int i = 0; i < a.nalso; i++) {
+        also[i].path = a.also[i];
+        if (s_also_check(src.ledger, a.src.hub_pub ? &pin : &r->hub, r->origin, &also[i]) != 0) {
+            ret = CLI_USAGE;
+            goto out;
+        }
+        if (also[i].result == S_SPLIT)
+            s_also_verdict(r, &also[i]);
+    }
     int have_summary = audit_rules_summary(rules, sum) == 0;
     evidence = r->valid ? NULL : s_evidence(src.ledger, r);
     if (a.json) {
         json_t *doc = s_report_json(r, have_summary ? sum : NULL, a.replay, evidence);
+        if (a.nalso)
+            json_object_set_new(doc, "also_checkpoints", s_also_json(also, a.nalso));
         json_dumpf(doc, stdout, JSON_INDENT(2));
         printf("\n");
         json_decref(doc);
     } else {
         s_report_text(src.what, r, have_summary ? sum : NULL, a.replay, evidence);
+        s_also_text(also, a.nalso);
     }
     ret = r->valid ? CLI_OK : CLI_FAIL;
 out:
+    free(also);
     json_decref(evidence);
     audit_rules_destroy(&rules);
     cmd_audit_close(&src);

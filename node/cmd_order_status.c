@@ -13,6 +13,13 @@
  * (the leaf is SHA-256(0x00 || record)), then "index N", the inclusion
  * proof hashes, a blank line and the checkpoint note with its cosignatures.
  *
+ * --state DIR remembers the latest checkpoint verified (client.h,
+ * client_checkpoint_track): without it each run trusts whatever valid
+ * history the hub shows now, so a hub showing this customer one history,
+ * then another, would go unnoticed. With it, a checkpoint that is not
+ * consistent with the remembered one is reported as a split view, with
+ * both signed notes written to DIR/evidence-<ms>.txt (exit 1).
+ *
  * Exit: 0 verified; 1 unknown order or a verification failure (including a
  * checkpoint with fewer witness cosignatures than the genesis requires,
  * after waiting up to --timeout for the witnesses); 2 usage; 3 unreachable.
@@ -280,11 +287,16 @@ s_describe(const client_event_t *ev, s_names_t *names, s_state_t *st, payload_as
  * the first record. */
 static int
 s_fetch(client_t *client, const client_trust_t *trust, const uint8_t id[32], const order_args_t *a,
-        net_msg_t *reply, client_verified_t *v)
+        const char *state, net_msg_t *reply, client_verified_t *v)
 {
     uint64_t deadline = util_mono_ns() + (uint64_t) a->timeout_ms * 1000000u;
     for (;;) {
         int rc = client_order_status(client, trust, id, a->timeout_ms, reply, v);
+        /* Every checkpoint shown is checked against the one remembered, so
+         * a hub showing this customer another history is caught at once. */
+        if (rc == 0 && state)
+            rc = client_checkpoint_track(client, trust, state, v->note, v->note_len,
+                                         a->timeout_ms, v->reason);
         if (rc != 0)
             return rc;
         int wait = !v->witnessed || (a->receipt && v->n > 0 && !v->events[0].proven);
@@ -398,24 +410,66 @@ s_fail(const order_args_t *a, const char *hex, int rc, const char *what)
     fprintf(stderr, "cofab order status: %s\n", what);
 }
 
+/* Options of the shared parser that take a value (so a value is never
+ * mistaken for --state). */
+static const char *const s_valued[] = {"--hub",    "--hub-key", "--key", "--file", "--receipt",
+                                       "--reason", "--timeout", "--pub", "--role", NULL};
+
+/* Takes `--state DIR` (this command's own option) out of argv into *state,
+ * leaving the rest in rest (room argc + 1). Returns the count left, or -1
+ * for a missing or repeated value. */
+static int
+s_take_state(int argc, char **argv, char **rest, const char **state)
+{
+    int n = 0;
+    *state = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *x = argv[i];
+        if (i > 0 && (!strcmp(x, "--state") || !strncmp(x, "--state=", 8))) {
+            const char *v = x[7] == '=' ? x + 8 : i + 1 < argc ? argv[++i] : NULL;
+            if (!v || !v[0] || *state)
+                return -1;
+            *state = v;
+            continue;
+        }
+        rest[n++] = argv[i];
+        for (int k = 0; i > 0 && s_valued[k]; k++)
+            if (!strcmp(x, s_valued[k]) && i + 1 < argc) {
+                rest[n++] = argv[++i];
+                break;
+            }
+    }
+    rest[n] = NULL;
+    return n;
+}
+
 int
 order_status_main(int argc, char **argv)
 {
     order_args_t a;
     uint8_t id[32];
-    if (order_parse_args(argc, argv, &a) != 0 || !a.hub || !a.hub_key ||
-        a.first_arg != argc - 1 || cli_parse_hex32(argv[a.first_arg], id) != 0 || a.file ||
+    const char *state = NULL;
+    char **rest = calloc((size_t) argc + 1, sizeof *rest);
+    int nrest = rest ? s_take_state(argc, argv, rest, &state) : -1;
+    if (nrest < 0 || order_parse_args(nrest, rest, &a) != 0 || !a.hub || !a.hub_key ||
+        a.first_arg != nrest - 1 || cli_parse_hex32(rest[a.first_arg], id) != 0 || a.file ||
         a.reason || a.pub || a.role) {
         order_usage(stderr);
+        fprintf(stderr, "  status --state DIR  remember the latest checkpoint verified in DIR; one "
+                        "that does not\n    extend it is reported as a split view (exit 1), "
+                        "with both notes in DIR/evidence-*.txt\n");
+        free(rest);
         return CLI_USAGE;
     }
-    const char *hex = argv[a.first_arg];
+    const char *hex = rest[a.first_arg]; /* getopt permuted rest, not argv */
     keys_public_t hub;
     keys_t *keys = NULL;
     client_t *client = NULL;
     int code = order_connect("cofab order status", &a, &hub, &keys, &client);
-    if (code != CLI_OK)
+    if (code != CLI_OK) {
+        free(rest);
         return code;
+    }
     client_trust_t *trust = malloc(sizeof *trust);
     client_verified_t *v = malloc(sizeof *v);
     s_names_t *names = calloc(1, sizeof *names);
@@ -433,13 +487,15 @@ order_status_main(int argc, char **argv)
         s_fail(&a, hex, rc, what);
         goto out;
     }
-    rc = s_fetch(client, trust, id, &a, &reply, v);
+    rc = s_fetch(client, trust, id, &a, state, &reply, v);
     if (rc != 0) {
         if (rc == COFAB_ENOTFOUND)
             snprintf(what, sizeof what, "unknown order %s", hex);
         else if (rc == COFAB_ENET)
             snprintf(what, sizeof what, "hub %s unreachable: no answer within %d s", a.hub,
                      a.timeout_ms / 1000);
+        else if (rc == COFAB_EINCONSISTENT)
+            snprintf(what, sizeof what, "%s", v->reason);
         else
             snprintf(what, sizeof what, "verification FAILED: %s", v->reason);
         s_fail(&a, hex, rc, what);
@@ -470,5 +526,6 @@ out:
     free(trust);
     client_destroy(&client);
     keys_destroy(&keys);
+    free(rest);
     return code;
 }

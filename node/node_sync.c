@@ -244,12 +244,31 @@ out:
     return rc;
 }
 
+/* With a cosigned baseline, the hub's latest checkpoint is checked before
+ * its records: a hub that forked away from what we cosigned is then caught
+ * on two signed checkpoints (evidence anyone can check) rather than on its
+ * first record that does not link to our head. */
+static int
+s_checkpoint_first(node_t *self)
+{
+    net_msg_t m;
+    int rc = node_request(self, WIRE_GET_CHECKPOINT, NULL, 0, &m);
+    if (rc != 0)
+        return rc;
+    if (m.type == WIRE_CHECKPOINT) /* an ERR (no checkpoint yet) is no news */
+        rc = node_witness_checkpoint(self, (const char *) m.body, m.len, 1);
+    net_msg_free(&m);
+    return rc;
+}
+
 int
 node_sync_catch_up(node_t *self)
 {
     const uint8_t **ptrs = malloc(WIRE_MAX_RANGE * sizeof *ptrs);
     size_t *lens = malloc(WIRE_MAX_RANGE * sizeof *lens);
     int rc = ptrs && lens ? 0 : COFAB_ENOMEM;
+    if (rc == 0 && self->ledger && self->cosigned.set && !self->halted)
+        rc = s_checkpoint_first(self);
     uint64_t start = self->ledger ? ledger_size(self->ledger) : 0;
     while (rc == 0 && self->ledger && !self->halted && !(self->stop && *self->stop)) {
         uint64_t from = ledger_size(self->ledger);

@@ -381,11 +381,25 @@ node_witness_checkpoint(node_t *self, const char *text, size_t len, int stored)
                      (unsigned long long) cp.size);
             s_conflict(self, f, text, len, msg);
         } else if (!f->set || cp.size >= f->cp.size) {
-            s_cp_store(f, text, len, &cp);
-            self->need_catchup = 1; /* the hub has records we lack */
+            /* Before fetching records toward it, the hub must prove it
+             * extends what we cosigned: a fork is then caught on two
+             * signed checkpoints, evidence anyone can check, rather than
+             * on an unsigned record that does not link to our head. */
+            const node_cp_t *c = &self->cosigned;
+            rc = c->set && c->cp.size > 0 && cp.size > c->cp.size ? s_check_proof(self, &cp) : 0;
+            if (rc != 0 && rc != COFAB_ENET) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "the hub's consistency proof %llu -> %llu does not verify",
+                         (unsigned long long) c->cp.size, (unsigned long long) cp.size);
+                s_conflict(self, c, text, len, msg);
+                rc = 0;
+            } else if (rc == 0) {
+                s_cp_store(f, text, len, &cp);
+                self->need_catchup = 1; /* the hub has records we lack */
+            }
         }
         free(note);
-        return 0;
+        return rc;
     }
     rc = s_check(self, text, len, &cp, note, stored);
     free(note);

@@ -38,6 +38,7 @@ extern "C" {
 #define CLIENT_MIN_ATTEMPT_MS 20   /* shortest wait per attempt */
 #define CLIENT_MAX_PROOF 64        /* inclusion proof hashes accepted (2^64 leaves) */
 #define CLIENT_REASON_MAX 320      /* failure text, bytes with NUL (> WIRE_MAX_REASON) */
+#define CLIENT_PATH_MAX 4096       /* state and evidence file paths, bytes with NUL */
 
 typedef struct client_t client_t;
 
@@ -214,6 +215,29 @@ int client_subject_verify(const client_subject_t *s, const client_trust_t *trust
  * as client_subject_decode() and client_subject_verify(). */
 int client_order_status(client_t *self, const client_trust_t *trust, const uint8_t subject[32],
                         int timeout_ms, net_msg_t *reply, client_verified_t *out);
+
+/* ---- A customer's memory of the log (split-view detection) ---- */
+
+/* A client without memory cannot tell two histories apart: each one the
+ * hub shows is valid on its own. This keeps, in state_dir (created 0700 if
+ * missing), the latest checkpoint the customer verified from this hub,
+ * in STATE_DIR/<hub key name>-<key id hex>.checkpoint, and checks each new
+ * one against it the way a witness does: same size means same root; a
+ * different size needs the hub's consistency proof (GET_CONSISTENCY) that
+ * the smaller tree is a prefix of the larger. note (note_len bytes) must
+ * be a checkpoint signed by trust->hub for trust->origin; it is checked
+ * again here. A newer consistent checkpoint replaces the saved one (a
+ * temporary file renamed over it); an older consistent one changes nothing.
+ * Returns 0 when consistent (or the first checkpoint seen);
+ * COFAB_EINCONSISTENT when the two cannot both be true: the hub shows
+ * different histories, and STATE_DIR/evidence-<ms>.txt then holds both
+ * signed notes; COFAB_ENET when the hub did not answer for a proof; the
+ * note's parse or signature error; COFAB_EIO / COFAB_ETOOBIG for an
+ * unusable state dir or path; an unreadable saved checkpoint, or one not
+ * signed by this hub, gives its error and is left alone. reason (room
+ * CLIENT_REASON_MAX) says what happened whenever the result is not 0. */
+int client_checkpoint_track(client_t *self, const client_trust_t *trust, const char *state_dir,
+                            const char *note, size_t note_len, int timeout_ms, char *reason);
 
 /* ---- Commands (cofab order ..., cofab member ...) ---- */
 
