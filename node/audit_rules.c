@@ -41,6 +41,7 @@ struct audit_rules_t {
     uint64_t basis;             /* ledger size the round names */
     uint64_t last_assign;       /* position of its latest assign */
     match_input_t *in;          /* the replayed matcher input */
+    match_input_cache_t *cache; /* decoded capacities, across rounds */
     matcher_result_t *result;   /* and its result */
     s_slot_t *slots;            /* result orders sorted by id */
     uint8_t *written;           /* per result order: 1 once its assign was seen */
@@ -168,7 +169,7 @@ s_round_start(audit_rules_t *self, uint64_t pos, uint64_t basis, char *why, size
                         "round must directly follow the prefix it was computed on",
                         (unsigned long long) pos, (unsigned long long) basis);
     }
-    int rc = match_input_build(self->scratch, &self->in);
+    int rc = match_input_build_cached(self->scratch, self->cache, &self->in);
     if (rc == 0)
         rc = matcher_solve(match_input_problem(self->in), match_input_params(self->in),
                            &self->result);
@@ -358,7 +359,10 @@ audit_rules_new(audit_rules_t **out, const audit_rules_options_t *opts)
     self->res = calloc(S_BATCH, sizeof *self->res);
     self->got = malloc(sizeof *self->got);
     self->want = malloc(sizeof *self->want);
-    int rc = self->recs && self->envs && self->res && self->got && self->want ? 0 : COFAB_ENOMEM;
+    self->cache = match_input_cache_new();
+    int rc = self->recs && self->envs && self->res && self->got && self->want && self->cache
+                 ? 0
+                 : COFAB_ENOMEM;
     if (rc == 0)
         rc = util_make_temp_dir(opts ? opts->scratch_parent : NULL, "cofab-audit", self->dir,
                                 sizeof self->dir);
@@ -387,6 +391,7 @@ audit_rules_destroy(audit_rules_t **self_p)
     free(self->res);
     free(self->got);
     free(self->want);
+    match_input_cache_destroy(&self->cache);
     free(self);
     *self_p = NULL;
 }

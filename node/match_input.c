@@ -22,8 +22,21 @@ typedef struct {
     uint8_t exclude[POLICY_MAX_EXCLUDE][32];        /* factories it left */
 } s_order_t;
 
+/* A decoded capacity record, by factory and position. */
+typedef struct {
+    uint8_t factory[32];            /* its author */
+    uint64_t seq;                   /* its position in the ledger */
+    payload_capacity_t cap;         /* decoded payload */
+} s_cached_t;
+
+struct match_input_cache_t {
+    s_cached_t *entries;            /* sorted by factory */
+    uint32_t n, cap;                /* used, allocated */
+};
+
 struct match_input_t {
     ledger_t *ledger;               /* read during build only */
+    match_input_cache_t *cache;     /* decoded capacities, or NULL (build only) */
     uint64_t basis;                 /* ledger size the input describes */
     uint32_t today;                 /* epoch day of matcher day 0 */
     matcher_params_t params;        /* from genesis */
@@ -107,6 +120,55 @@ s_add_load(void *ctx, const uint8_t order_id[32])
 }
 
 static int
+s_cache_cmp(const void *key, const void *entry)
+{
+    return memcmp(key, ((const s_cached_t *) entry)->factory, 32);
+}
+
+/* The capacity record at seq, by factory: from the cache when it holds
+ * that very record, else decoded (and kept, when there is a cache). */
+static int
+s_capacity(match_input_t *self, const uint8_t factory[32], uint64_t seq, payload_capacity_t *out)
+{
+    match_input_cache_t *c = self->cache;
+    s_cached_t *hit = c ? bsearch(factory, c->entries, c->n, sizeof *hit, s_cache_cmp) : NULL;
+    if (hit && hit->seq == seq) {
+        *out = hit->cap;
+        return 0;
+    }
+    envelope_t e;
+    uint8_t *buf = NULL;
+    int rc = s_record_payload(self->ledger, seq, ENVELOPE_CAPACITY, &e, &buf);
+    if (rc == 0)
+        rc = payload_capacity_decode(out, e.payload, e.payload_len);
+    free(buf);
+    if (rc != 0 || !c)
+        return rc;
+    if (!hit) { /* insert in order; a full cache just stops learning */
+        if (c->n == MATCHER_MAX_FACTORIES)
+            return 0;
+        if (c->n == c->cap) {
+            uint32_t cap = c->cap ? c->cap * 2 : 16;
+            s_cached_t *grown = realloc(c->entries, cap * sizeof *grown);
+            if (!grown)
+                return 0; /* the cache is an optimisation: go on without it */
+            c->entries = grown;
+            c->cap = cap;
+        }
+        uint32_t at = 0;
+        while (at < c->n && memcmp(c->entries[at].factory, factory, 32) < 0)
+            at++;
+        memmove(&c->entries[at + 1], &c->entries[at], (c->n - at) * sizeof *hit);
+        c->n++;
+        hit = &c->entries[at];
+        memcpy(hit->factory, factory, 32);
+    }
+    hit->seq = seq;
+    hit->cap = *out;
+    return 0;
+}
+
+static int
 s_add_factory(void *ctx, const uint8_t factory[32])
 {
     match_input_t *self = ctx;
@@ -134,12 +196,7 @@ s_add_factory(void *ctx, const uint8_t factory[32])
     }
     s_factory_t *f = &self->fstore[self->nfactories];
     memset(f, 0, sizeof *f);
-    envelope_t e;
-    uint8_t *buf = NULL;
-    rc = s_record_payload(self->ledger, seq, ENVELOPE_CAPACITY, &e, &buf);
-    if (rc == 0)
-        rc = payload_capacity_decode(&f->cap, e.payload, e.payload_len);
-    free(buf);
+    rc = s_capacity(self, factory, seq, &f->cap);
     if (rc != 0)
         return rc;
     /* Day d of the matcher is epoch day today + d. */
@@ -242,8 +299,30 @@ s_add_order(void *ctx, const uint8_t order_id[32])
     return 0;
 }
 
+match_input_cache_t *
+match_input_cache_new(void)
+{
+    return calloc(1, sizeof(match_input_cache_t));
+}
+
+void
+match_input_cache_destroy(match_input_cache_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->entries);
+    free(*self_p);
+    *self_p = NULL;
+}
+
 int
 match_input_build(ledger_t *ledger, match_input_t **out)
+{
+    return match_input_build_cached(ledger, NULL, out);
+}
+
+int
+match_input_build_cached(ledger_t *ledger, match_input_cache_t *cache, match_input_t **out)
 {
     if (!ledger || !out)
         return COFAB_EINVAL;
@@ -251,6 +330,7 @@ match_input_build(ledger_t *ledger, match_input_t **out)
     if (!self)
         return COFAB_ENOMEM;
     self->ledger = ledger;
+    self->cache = cache;
     self->basis = ledger_size(ledger);
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -290,6 +370,7 @@ match_input_build(ledger_t *ledger, match_input_t **out)
     self->problem.orders = self->orders;
     self->problem.norders = self->norders;
     self->ledger = NULL;
+    self->cache = NULL;
     *out = self;
     return 0;
 }

@@ -74,8 +74,11 @@ typedef struct {
     int scratch;            /* 1: keep records and derived state only, for a
                                throwaway replay (an auditor's): no Merkle tree,
                                no author or subject index, no author-chain
-                               check. Such a ledger answers record and state
-                               reads, and is never reopened. */
+                               check, and the hub's record chain is not
+                               rehashed: its caller (the audit) has verified
+                               it already. Such a ledger answers record and
+                               state reads (its head reads as zeros), and is
+                               never reopened. */
     ledger_apply_fn apply;  /* derived-state hook, or NULL */
     void *apply_ctx;        /* passed to apply */
 } ledger_options_t;

@@ -24,10 +24,28 @@ extern "C" {
 
 typedef struct match_input_t match_input_t;
 
+typedef struct match_input_cache_t match_input_cache_t;
+
 /* Builds the input from the ledger as it stands (its derived state must come
  * from policy_apply). Returns 0 with a new object; COFAB_ENOMEM; store
  * errors; COFAB_EMALFORMED if a stored record does not decode. */
 int match_input_build(ledger_t *ledger, match_input_t **out);
+
+/* Same, reusing decoded capacity records kept in cache (NULL = none) by
+ * earlier builds on the same ledger or on a longer prefix of the same
+ * history: a capacity record is immutable once stored, so an entry is
+ * keyed by factory and record position and never goes stale. Callers that
+ * build every round (the hub, an auditor's replay) decode each capacity
+ * once instead of once per round. The result is identical with or
+ * without the cache. Returns as match_input_build(). */
+int match_input_build_cached(ledger_t *ledger, match_input_cache_t *cache, match_input_t **out);
+
+/* A new, empty cache (NULL when out of memory); it grows to at most
+ * MATCHER_MAX_FACTORIES entries, one per factory. */
+match_input_cache_t *match_input_cache_new(void);
+
+/* Frees; safe on NULL and twice. */
+void match_input_cache_destroy(match_input_cache_t **self_p);
 
 /* Frees; safe on NULL and twice. */
 void match_input_destroy(match_input_t **self_p);

@@ -451,7 +451,10 @@ main(void)
     free(plain);
     free(rules);
     free(replay);
-    s_cleanup(b);
+    if (getenv("COFAB_AUDIT_BENCH_KEEP")) /* for profiling `cofab audit verify` on it */
+        printf("history kept in %s\n", b->dir);
+    else
+        s_cleanup(b);
     keys_destroy(&b->hub);
     keys_destroy(&b->op);
     for (int i = 0; i < S_FACTORIES; i++)
