@@ -140,7 +140,7 @@ audit_main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } verbs[] = {{"verify", cmd_audit_verify}, {"prove", cmd_audit_prove}, {"consistency", s_consistency},
-                 {"export", audit_export_main}};
+                 {"export", audit_export_main}, {"receipt", cmd_audit_receipt}};
     static const char usage[] =
         "usage: cofab audit verify (--ledger DIR | --bundle DIR | --hub EP --hub-key HUB.pub\n"
         "                          [--key K] [--cache DIR]) [--hub-key HUB.pub]\n"
@@ -148,7 +148,8 @@ audit_main(int argc, char **argv)
         "       cofab audit prove (--ledger DIR | --hub EP --hub-key HUB.pub [--key K])\n"
         "                          (SEQ... | ORDER_ID) [--receipt DIR] [--json]\n"
         "       cofab audit consistency --ledger DIR OLD_SIZE NEW_SIZE [--json]\n"
-        "       cofab audit export --ledger DIR --out DIR [--json]\n";
+        "       cofab audit export --ledger DIR --out DIR [--json]\n"
+        "       cofab audit receipt FILE... --hub-key HUB.pub [--policy FILE] [--json]\n";
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;

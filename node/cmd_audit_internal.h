@@ -44,4 +44,7 @@ json_t *cmd_audit_proof_json(const uint8_t *hashes, size_t n);
 /* `cofab audit prove` (node/cmd_audit_prove.c). */
 int cmd_audit_prove(int argc, char **argv);
 
+/* `cofab audit receipt` (node/cmd_audit_receipt.c): checks tlog-proof receipts offline. */
+int cmd_audit_receipt(int argc, char **argv);
+
 #endif

@@ -131,7 +131,7 @@ static int
 s_capacity(match_input_t *self, const uint8_t factory[32], uint64_t seq, payload_capacity_t *out)
 {
     match_input_cache_t *c = self->cache;
-    s_cached_t *hit = c ? bsearch(factory, c->entries, c->n, sizeof *hit, s_cache_cmp) : NULL;
+    s_cached_t *hit = c && c->n ? bsearch(factory, c->entries, c->n, sizeof *hit, s_cache_cmp) : NULL;
     if (hit && hit->seq == seq) {
         *out = hit->cap;
         return 0;
