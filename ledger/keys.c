@@ -308,12 +308,8 @@ keys_public_parse(keys_public_t *out, const char *text, size_t len)
         return COFAB_EMALFORMED;
     const char *b64 = line + sizeof prefix - 1;
     size_t b64_len = line_len - (sizeof prefix - 1);
-    size_t bin_len = 0;
-    const char *b64_end = NULL;
     uint8_t curve[32];
-    if (sodium_base642bin(curve, sizeof curve, b64, b64_len, NULL, &bin_len, &b64_end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
-        bin_len != 32 || b64_end != b64 + b64_len)
+    if (util_b64_decode(curve, sizeof curve, b64, b64_len) != 32)
         return COFAB_EMALFORMED;
 
     memset(out, 0, sizeof *out);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "cofab/error.h"
+#include "cofab/util.h"
 
 #define S_SIG_PREFIX "\xe2\x80\x94 "   /* U+2014 EM DASH, space */
 #define S_SIG_PREFIX_LEN 4
@@ -128,17 +129,6 @@ s_own_name_ok(const char *name, size_t n)
     return 1;
 }
 
-/* Strict base64 (padding required, zero pad bits, nothing left over).
- * Returns the decoded length or -1. */
-static long
-s_b64_decode(uint8_t *bin, size_t bin_max, const char *b64, size_t b64_len)
-{
-    size_t bin_len = 0;
-    if (sodium_base642bin(bin, bin_max, b64, b64_len, NULL, &bin_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
-        return -1;
-    return (long) bin_len;
-}
 
 static uint64_t
 s_be64_get(const uint8_t *p)
@@ -250,7 +240,7 @@ note_verifier_parse(note_verifier_t *v, const char *text, size_t len)
     }
     const char *b64 = hex + NOTE_KEYID_LEN * 2 + 1;
     size_t b64_len = rest - NOTE_KEYID_LEN * 2 - 1;
-    if (s_b64_decode(key, sizeof key, b64, b64_len) != (long) sizeof key)
+    if (util_b64_decode(key, sizeof key, b64, b64_len) != (long) sizeof key)
         return COFAB_EMALFORMED;
     if (key[0] != NOTE_ALG_ED25519)
         return COFAB_EMALFORMED;
@@ -310,7 +300,7 @@ s_parse_sigline(const char *line, size_t len, note_sig_t *sig, int *keep)
     size_t b64_len = len - name_len - 1;
     if (!s_sigline_name_ok((const uint8_t *) line, name_len) || b64_len == 0)
         return COFAB_EMALFORMED;
-    long n = s_b64_decode(scratch, sizeof scratch, b64, b64_len);
+    long n = util_b64_decode(scratch, sizeof scratch, b64, b64_len);
     if (n < NOTE_KEYID_LEN + 1)
         return COFAB_EMALFORMED;
 
@@ -526,7 +516,7 @@ s_parse_size(const char *s, size_t n, uint64_t *out)
 static int
 s_parse_hash(const char *s, size_t n, uint8_t out[32])
 {
-    return s_b64_decode(out, 32, s, n) == 32 ? 0 : COFAB_EMALFORMED;
+    return util_b64_decode(out, 32, s, n) == 32 ? 0 : COFAB_EMALFORMED;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include "cofab/envelope.h"
 #include "cofab/error.h"
+#include "cofab/util.h"
 
 #define S_VERSION_PREFIX "c2sp.org/tlog-proof@"
 #define S_SIG_PREFIX "\xe2\x80\x94 "        /* "— " (U+2014, space): a note signature line */
@@ -37,29 +38,6 @@ s_next_line(s_cursor_t *c, const char **line, size_t *n)
     *n = (size_t) (nl - start);
     c->pos += *n + 1;
     return 0;
-}
-
-/* Strict base64 of exactly the given bytes (libsodium without an ignore set
- * rejects missing padding, non-zero pad bits and anything left over).
- * libsodium 1.0.18 also takes every byte >= 0x80 as a base64 digit, so the
- * alphabet is checked here first: one text per value.
- * Returns the decoded length or -1. */
-static long
-s_b64(uint8_t *bin, size_t bin_max, const char *b64, size_t b64_len)
-{
-    size_t bin_len = 0;
-    if (b64_len == 0)
-        return -1;
-    for (size_t i = 0; i < b64_len; i++) {
-        char c = b64[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/' || c == '='))
-            return -1;
-    }
-    if (sodium_base642bin(bin, bin_max, b64, b64_len, NULL, &bin_len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0)
-        return -1;
-    return (long) bin_len;
 }
 
 /* tlog-proof index: ASCII decimal, no sign, no leading zero unless "0". */
@@ -152,7 +130,7 @@ s_parse_head(receipt_t *r, s_cursor_t *c)
         return COFAB_EMALFORMED;
     if (n - 6 > RECEIPT_EXTRA_B64_MAX)
         return COFAB_ETOOBIG;
-    long got = s_b64(r->record, sizeof r->record, line + 6, n - 6);
+    long got = util_b64_decode(r->record, sizeof r->record, line + 6, n - 6);
     if (got <= 0)
         return COFAB_EMALFORMED;
     r->record_len = (size_t) got;
@@ -169,7 +147,7 @@ s_parse_head(receipt_t *r, s_cursor_t *c)
             return 0;                           /* the blank line before the note */
         if (r->proof_len == RECEIPT_MAX_PROOF)
             return COFAB_ETOOBIG;
-        if (s_b64(r->proof[r->proof_len], MERKLE_HASH_LEN, line, n) != MERKLE_HASH_LEN)
+        if (util_b64_decode(r->proof[r->proof_len], MERKLE_HASH_LEN, line, n) != MERKLE_HASH_LEN)
             return COFAB_EMALFORMED;
         r->proof_len++;
     }

@@ -1,4 +1,4 @@
-/* util.c — bounded file reads, exclusive file creation, directory trees and clocks. */
+/* util.c — bounded file reads, exclusive file creation, directory trees, strict base64 and clocks. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "cofab/util.h"
 
@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "cofab/error.h"
 
@@ -167,4 +169,22 @@ util_make_temp_dir(const char *parent, const char *prefix, char *out, size_t out
         return COFAB_EIO;
     }
     return 0;
+}
+
+long
+util_b64_decode(uint8_t *bin, size_t bin_max, const char *b64, size_t b64_len)
+{
+    size_t bin_len = 0;
+    if (b64_len == 0)
+        return -1;
+    for (size_t i = 0; i < b64_len; i++) {
+        char c = b64[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return -1;
+    }
+    if (sodium_base642bin(bin, bin_max, b64, b64_len, NULL, &bin_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return -1;
+    return (long) bin_len;
 }

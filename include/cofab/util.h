@@ -71,6 +71,13 @@ int util_make_temp_dir(const char *parent, const char *prefix, char *out, size_t
 int util_remove_tree(const char *dir);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+/* Strict standard base64 (RFC 4648, padded) of exactly b64_len chars into
+ * bin (room bin_max): the alphabet is checked before libsodium decodes,
+ * because libsodium 1.0.18 takes bytes >= 0x80 as digits, and libsodium
+ * refuses missing padding and non-zero pad bits, so each value has one
+ * text. Returns the decoded length, or -1 (malformed, empty, too long). */
+long util_b64_decode(uint8_t *bin, size_t bin_max, const char *b64, size_t b64_len);
+
 uint64_t util_now_ms(void);
 
 /* Monotonic nanoseconds, for measuring durations. */

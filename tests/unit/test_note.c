@@ -306,6 +306,7 @@ test_note_parse_malformed(void **state)
         "body\n\n" EM " k QUJDREV=\n",              /* non-zero pad bits */
         "body\n\n" EM " k QUJD REU=\n",             /* space in base64 */
         "body\n\n" EM " k QUJDREU=!\n",             /* junk after base64 */
+        "body\n\n" EM " k QUJD\xc3\xa9REU=\n",       /* U+00E9 among the digits */
         "bo\rdy\n\n" EM " k QUJDREU=\n",            /* control character */
         "bo\tdy\n\n" EM " k QUJDREU=\n",            /* tab */
         "bo\xff" "dy\n\n" EM " k QUJDREU=\n",       /* invalid UTF-8 */
