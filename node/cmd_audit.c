@@ -144,7 +144,8 @@ audit_main(int argc, char **argv)
     static const char usage[] =
         "usage: cofab audit verify (--ledger DIR | --bundle DIR | --hub EP --hub-key HUB.pub\n"
         "                          [--key K] [--cache DIR]) [--hub-key HUB.pub]\n"
-        "                          [--policy FILE] [--replay] [--threads N] [--json]\n"
+        "                          [--policy FILE] [--replay] [--threads N]\n"
+        "                          [--also-checkpoint NOTE]... [--json]\n"
         "       cofab audit prove (--ledger DIR | --hub EP --hub-key HUB.pub [--key K])\n"
         "                          (SEQ... | ORDER_ID) [--receipt DIR] [--json]\n"
         "       cofab audit consistency --ledger DIR OLD_SIZE NEW_SIZE [--json]\n"

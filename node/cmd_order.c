@@ -44,7 +44,7 @@ order_usage(FILE *out)
     fprintf(out,
             "usage: cofab order submit --hub EP --hub-key HUB.pub --key K --file ORDER.json [--json]\n"
             "       cofab order status ID --hub EP --hub-key HUB.pub [--key K] [--json] "
-            "[--receipt FILE]\n"
+            "[--receipt FILE] [--state DIR]\n"
             "       cofab order cancel ID --hub EP --hub-key HUB.pub --key K [--reason TEXT] "
             "[--json]\n"
             "  --timeout S  give up after S seconds without an answer (default %d): exit 3\n"
