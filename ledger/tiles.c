@@ -397,57 +397,139 @@ s_prescan(ledger_t *ledger, uint64_t size, tiles_stats_t *st)
     return rc;
 }
 
+/* ---------- one tile's bytes, shared by the export and tiles_read() ---------- */
+
+/* Appends the records [first, first + width) read from `it` (positioned at
+ * first) to the entry bundle in *buf (capacity *cap, grown as needed; *len
+ * bytes so far). On failure *bad is the record involved. Returns 0,
+ * COFAB_ENOTFOUND (a record is missing or out of place), COFAB_ETOOBIG (a
+ * record too long for an entry), COFAB_ESTORE, COFAB_ENOMEM. */
+static int
+s_fill_entries(ledger_iter_t *it, uint64_t first, unsigned width, uint8_t **buf, size_t *cap,
+               size_t *len, uint64_t *bad)
+{
+    for (unsigned k = 0; k < width; k++) {
+        uint64_t seq, pos = first + k;
+        const uint8_t *bytes;
+        size_t rlen;
+        *bad = pos;
+        int rc = ledger_iter_next(it, &seq, &bytes, &rlen);
+        if (rc == 0 && seq != pos)
+            rc = COFAB_ENOTFOUND;
+        if (rc != 0)
+            return rc;
+        if (rlen > TILES_ENTRY_MAX)
+            return COFAB_ETOOBIG;
+        while (*cap - *len < 2 + rlen) {
+            size_t grown_cap = *cap ? *cap * 2 : 65536;
+            uint8_t *grown = realloc(*buf, grown_cap);
+            if (!grown)
+                return COFAB_ENOMEM;
+            *buf = grown;
+            *cap = grown_cap;
+        }
+        rc = tiles_entries_append(*buf, *cap, len, bytes, rlen);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads hash tile (level, index) of the given width: the stored tree nodes
+ * (TILES_HEIGHT * level, index * TILES_WIDTH + i). On failure *bad is the
+ * node index involved. Returns 0 or the store's code. */
+static int
+s_fill_hashes(ledger_iter_t *it, unsigned level, uint64_t index, unsigned width,
+              uint8_t tile[TILES_TILE_MAX], uint64_t *bad)
+{
+    for (unsigned k = 0; k < width; k++) {
+        uint64_t node = index * TILES_WIDTH + k;
+        *bad = node;
+        int rc = ledger_iter_tree_next(it, TILES_HEIGHT * level, node,
+                                       tile + (size_t) k * MERKLE_HASH_LEN);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+tiles_read(ledger_t *ledger, uint64_t size, int level, uint64_t index, unsigned width,
+           uint8_t **out, size_t *len)
+{
+    if (out)
+        *out = NULL;
+    if (len)
+        *len = 0;
+    if (!ledger || !out || !len || level < TILES_ENTRIES || level > 63 || width == 0 ||
+        width > TILES_WIDTH)
+        return COFAB_EINVAL;
+    if (size > ledger_size(ledger))
+        return COFAB_ERANGE;
+    unsigned hl = level == TILES_ENTRIES ? 0 : (unsigned) level;
+    uint64_t have = tiles_level_hashes(size, hl);
+    /* The tile's hashes [index * 256, index * 256 + width) must all exist. */
+    if (index > have / TILES_WIDTH || index * TILES_WIDTH + width > have)
+        return COFAB_ERANGE;
+    ledger_iter_t *it = ledger_iter_new(ledger, index * TILES_WIDTH);
+    if (!it)
+        return COFAB_ESTORE;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    uint64_t bad = 0;
+    int rc;
+    if (level == TILES_ENTRIES) {
+        rc = s_fill_entries(it, index * TILES_WIDTH, width, &buf, &cap, &n, &bad);
+        if (rc == COFAB_ENOTFOUND)
+            rc = COFAB_ESTORE; /* inside the tree: the store lacks it */
+    } else {
+        buf = malloc(TILES_TILE_MAX);
+        rc = buf ? s_fill_hashes(it, hl, index, width, buf, &bad) : COFAB_ENOMEM;
+        if (rc == COFAB_ENOTFOUND)
+            rc = COFAB_ESTORE;
+        n = (size_t) width * MERKLE_HASH_LEN;
+    }
+    ledger_iter_destroy(&it);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 /* Entry bundles and level-0 tiles, 256 records at a time. */
 static int
 s_export_entries(s_export_t *x, ledger_iter_t *it, uint64_t size)
 {
-    size_t cap = 65536, len = 0;
-    uint8_t *bundle = malloc(cap), tile[TILES_TILE_MAX];
-    if (!bundle)
-        return s_fail(x->stats, COFAB_ENOMEM, "out of memory");
+    size_t cap = 0, len = 0;
+    uint8_t *bundle = NULL, tile[TILES_TILE_MAX];
     int rc = 0;
-    for (uint64_t pos = 0; pos < size && rc == 0; pos++) {
-        uint64_t seq;
-        const uint8_t *bytes;
-        size_t rlen;
-        unsigned k = (unsigned) (pos % TILES_WIDTH);
-        rc = ledger_iter_next(it, &seq, &bytes, &rlen);
-        if (rc == 0 && seq != pos)
-            rc = COFAB_ENOTFOUND;
+    for (uint64_t n = 0; n * TILES_WIDTH < size && rc == 0; n++) {
+        uint64_t first = n * TILES_WIDTH, bad = 0;
+        unsigned w = size - first < TILES_WIDTH ? (unsigned) (size - first) : TILES_WIDTH;
+        len = 0;
+        rc = s_fill_entries(it, first, w, &bundle, &cap, &len, &bad);
+        if (rc == COFAB_ENOMEM)
+            return s_fail(x->stats, rc, "out of memory");
+        if (rc == COFAB_ETOOBIG) {
+            x->stats->bad_record = (int64_t) bad;
+            rc = s_fail(x->stats, rc, "record %llu cannot be an entry", (unsigned long long) bad);
+            break;
+        }
         if (rc == 0)
-            rc = ledger_iter_tree_next(it, 0, pos, tile + (size_t) k * MERKLE_HASH_LEN);
+            rc = s_fill_hashes(it, 0, n, w, tile, &bad);
         if (rc != 0) {
-            x->stats->bad_record = (int64_t) pos;
+            x->stats->bad_record = (int64_t) bad;
             rc = s_fail(x->stats, COFAB_ESTORE, "record %llu or its leaf hash is missing: %s",
-                        (unsigned long long) pos, cofab_strerror(rc));
+                        (unsigned long long) bad, cofab_strerror(rc));
             break;
         }
-        while (cap - len < 2 + rlen) {
-            uint8_t *grown = realloc(bundle, cap * 2);
-            if (!grown) {
-                rc = s_fail(x->stats, COFAB_ENOMEM, "out of memory");
-                goto out;
-            }
-            bundle = grown;
-            cap *= 2;
-        }
-        rc = tiles_entries_append(bundle, cap, &len, bytes, rlen);
-        if (rc != 0) {
-            x->stats->bad_record = (int64_t) pos;
-            rc = s_fail(x->stats, rc, "record %llu cannot be an entry (%zu bytes)",
-                        (unsigned long long) pos, rlen);
-            break;
-        }
-        if (k == TILES_WIDTH - 1 || pos + 1 == size) {
-            unsigned w = k + 1;
-            uint64_t n = pos / TILES_WIDTH;
-            rc = s_write_tile(x, TILES_ENTRIES, n, w, bundle, len);
-            if (rc == 0)
-                rc = s_write_tile(x, 0, n, w, tile, (size_t) w * MERKLE_HASH_LEN);
-            len = 0;
-        }
+        rc = s_write_tile(x, TILES_ENTRIES, n, w, bundle, len);
+        if (rc == 0)
+            rc = s_write_tile(x, 0, n, w, tile, (size_t) w * MERKLE_HASH_LEN);
     }
-out:
     free(bundle);
     return rc;
 }
@@ -459,19 +541,17 @@ s_export_levels(s_export_t *x, ledger_iter_t *it, uint64_t size)
     uint8_t tile[TILES_TILE_MAX];
     for (unsigned l = 1; l < tiles_levels(size); l++) {
         uint64_t count = tiles_level_hashes(size, l);
-        for (uint64_t i = 0; i < count; i++) {
-            unsigned k = (unsigned) (i % TILES_WIDTH);
-            int rc = ledger_iter_tree_next(it, TILES_HEIGHT * l, i,
-                                           tile + (size_t) k * MERKLE_HASH_LEN);
+        for (uint64_t n = 0; n * TILES_WIDTH < count; n++) {
+            uint64_t bad = 0;
+            unsigned w = count - n * TILES_WIDTH < TILES_WIDTH ? (unsigned) (count - n * TILES_WIDTH)
+                                                               : TILES_WIDTH;
+            int rc = s_fill_hashes(it, l, n, w, tile, &bad);
             if (rc != 0)
                 return s_fail(x->stats, COFAB_ESTORE, "tree node (%u, %llu) is missing: %s",
-                              TILES_HEIGHT * l, (unsigned long long) i, cofab_strerror(rc));
-            if (k == TILES_WIDTH - 1 || i + 1 == count) {
-                rc = s_write_tile(x, (int) l, i / TILES_WIDTH, k + 1, tile,
-                                  (size_t) (k + 1) * MERKLE_HASH_LEN);
-                if (rc != 0)
-                    return rc;
-            }
+                              TILES_HEIGHT * l, (unsigned long long) bad, cofab_strerror(rc));
+            rc = s_write_tile(x, (int) l, n, w, tile, (size_t) w * MERKLE_HASH_LEN);
+            if (rc != 0)
+                return rc;
         }
     }
     return 0;

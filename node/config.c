@@ -98,9 +98,10 @@ s_open(config_ctx_t *c, const char *section)
             return;
         }
         c->sects_seen |= 1u << t;
-        c->base = t == CONFIG_T_MATCHER ? (void *) &c->hub->params
-                  : c->is_hub ? (void *) c->hub
-                              : (void *) c->node;
+        c->base = t == CONFIG_T_MATCHER   ? (void *) &c->hub->params
+                  : t == CONFIG_T_GATEWAY ? (void *) &c->hub->gateway
+                  : c->is_hub             ? (void *) c->hub
+                                          : (void *) c->node;
     } else if (t == CONFIG_T_MEMBER) {
         config_hub_t *g = c->hub;
         if (!config_name_ok(sub, strlen(sub), sizeof g->members[0].name - 1, 1)) {
@@ -279,6 +280,25 @@ s_reader(char *str, int num, void *stream)
     return str;
 }
 
+/* [gateway]: the listen address parses, the per-address limit fits. */
+static void
+s_finish_gateway(config_ctx_t *c)
+{
+    const config_gateway_t *gw = &c->hub->gateway;
+    char host[64], q[CONFIG_CLIP + 1];
+    uint16_t port;
+    if (config_listen_parse(gw->listen, host, sizeof host, &port) != 0)
+        config_fail(c, c->kline[CONFIG_T_GATEWAY][config_key_index(CONFIG_T_GATEWAY, "listen")],
+                    "[gateway] listen: '%s' is not host:port (an IPv4 address, or an IPv6 "
+                    "address in brackets, and a port 0..65535)",
+                    config_clip(q, gw->listen));
+    else if (gw->max_per_ip > gw->max_connections)
+        config_fail(c,
+                    c->kline[CONFIG_T_GATEWAY][config_key_index(CONFIG_T_GATEWAY, "max_per_ip")],
+                    "[gateway] max_per_ip: %u is more than max_connections %u", gw->max_per_ip,
+                    gw->max_connections);
+}
+
 /* Checks that need the whole file. */
 static void
 s_finish(config_ctx_t *c)
@@ -298,6 +318,7 @@ s_finish(config_ctx_t *c)
                 c, c->kline[CONFIG_T_ALLIANCE][config_key_index(CONFIG_T_ALLIANCE, "witness_k")],
                 "[alliance] witness_k: %u is more than the %u factory and witness members",
                 g->witness_k, witnesses);
+        s_finish_gateway(c);
         if (c->rc || matcher_params_check(&g->params) == 0)
             return;
         /* Name the first given key that fails on its own. */
@@ -350,6 +371,11 @@ s_defaults(config_ctx_t *c)
         g->witness_k = 0;
         g->ack_timeout_s = 3600;
         matcher_params_default(&g->params);
+        snprintf(g->gateway.listen, sizeof g->gateway.listen, "127.0.0.1:7780");
+        g->gateway.max_connections = 64;
+        g->gateway.max_per_ip = 32;
+        g->gateway.timeout_s = 10;
+        g->gateway.threads = 2;
     } else {
         config_node_t *nd = c->node;
         memset(nd, 0, sizeof *nd);

@@ -45,6 +45,7 @@ typedef enum {
     CONFIG_T_NODE,     /* [node] */
     CONFIG_T_CAPACITY, /* [capacity] */
     CONFIG_T_OFFER,    /* [offer.PROCESS] */
+    CONFIG_T_GATEWAY,  /* [gateway] */
     CONFIG_T_COUNT
 } config_type_t;
 

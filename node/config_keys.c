@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include "cofab/config.h"
 #include "cofab/error.h"
 #include "config_internal.h"
@@ -100,6 +103,14 @@ static const config_key_t s_offer_keys[] = {
     {"days_off", K_DAYS, 0, S_F(config_offer_t, days_off), 0, 0, NULL},
 };
 
+static const config_key_t s_gateway_keys[] = {
+    {"listen", K_TEXT, 0, S_F(config_gateway_t, listen), 3, 64, NULL},
+    {"max_connections", K_INT, 0, S_F(config_gateway_t, max_connections), 1, 10000, NULL},
+    {"max_per_ip", K_INT, 0, S_F(config_gateway_t, max_per_ip), 1, 10000, NULL},
+    {"timeout_s", K_INT, 0, S_F(config_gateway_t, timeout_s), 1, 3600, NULL},
+    {"threads", K_INT, 0, S_F(config_gateway_t, threads), 1, 64, NULL},
+};
+
 #define S_KEYS(a) a, sizeof a / sizeof a[0]
 const config_sect_t config_sects[CONFIG_T_COUNT] = {
     [CONFIG_T_HUB] = {"hub", 1, 0, S_KEYS(s_hub_keys)},
@@ -109,6 +120,7 @@ const config_sect_t config_sects[CONFIG_T_COUNT] = {
     [CONFIG_T_NODE] = {"node", 0, 0, S_KEYS(s_node_keys)},
     [CONFIG_T_CAPACITY] = {"capacity", 0, 0, S_KEYS(s_capacity_keys)},
     [CONFIG_T_OFFER] = {"offer", 0, 1, S_KEYS(s_offer_keys)},
+    [CONFIG_T_GATEWAY] = {"gateway", 1, 0, S_KEYS(s_gateway_keys)},
 };
 _Static_assert(sizeof s_hub_keys / sizeof s_hub_keys[0] <= CONFIG_MAX_KEYS, "too many keys");
 _Static_assert(sizeof s_matcher_keys / sizeof s_matcher_keys[0] <= CONFIG_MAX_KEYS,
@@ -406,6 +418,36 @@ config_set(config_ctx_t *c, const config_key_t *k, const char *v)
             s_list(c, k, v, s_day, dst);
         break;
     }
+}
+
+int
+config_listen_parse(const char *listen, char *host, size_t host_max, uint16_t *port)
+{
+    if (!listen || !host || !port || host_max == 0)
+        return COFAB_EINVAL;
+    host[0] = '\0';
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return COFAB_EMALFORMED;
+    const char *h = listen;
+    size_t hl = (size_t) (colon - listen);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+        h++, hl -= 2;
+    else if (memchr(h, ':', hl)) /* an IPv6 literal needs brackets */
+        return COFAB_EMALFORMED;
+    int64_t p = 0;
+    if (hl == 0 || hl >= host_max || hl > 45 || s_int(colon + 1, 0, 65535, &p) != 0 ||
+        colon[1] == '-')
+        return COFAB_EMALFORMED;
+    char buf[46];
+    memcpy(buf, h, hl);
+    buf[hl] = '\0';
+    unsigned char addr[16];
+    if (inet_pton(h == listen ? AF_INET : AF_INET6, buf, addr) != 1)
+        return COFAB_EMALFORMED;
+    memcpy(host, buf, hl + 1);
+    *port = (uint16_t) p;
+    return 0;
 }
 
 /* Index of key name in section type t (the name must exist). */

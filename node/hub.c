@@ -2,11 +2,13 @@
 #include "hub_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -27,6 +29,113 @@ hub_log(const char *fmt, ...)
     struct tm tm;
     gmtime_r(&now, &tm);
     fprintf(stderr, "%02d:%02d:%02d hub: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, line);
+}
+
+void
+hub_refused(hub_t *self, int code)
+{
+    atomic_fetch_add(&self->refused, 1);
+    unsigned i = code < 0 && code > -HUB_REFUSAL_CODES ? (unsigned) -code : 0;
+    atomic_fetch_add(&self->refusals[i], 1);
+}
+
+void
+hub_saw(hub_t *self, const char *user_id)
+{
+    uint8_t key[32];
+    size_t bin = 0;
+    if (user_id[0] != 'm' || user_id[1] != ':' ||
+        sodium_hex2bin(key, 32, user_id + 2, 64, NULL, &bin, NULL) != 0 || bin != 32)
+        return;
+    /* Its own slot, else a free one, else the stalest (a full table can
+     * only under-count, never grow). */
+    hub_seen_t *slot = &self->seen[0];
+    for (size_t i = 0; i < HUB_SEEN_MAX; i++) {
+        hub_seen_t *s = &self->seen[i];
+        if (memcmp(s->key, key, 32) == 0) {
+            slot = s;
+            break;
+        }
+        if (s->last_ns < slot->last_ns)
+            slot = s;
+    }
+    memcpy(slot->key, key, 32);
+    slot->last_ns = util_mono_ns();
+}
+
+static void
+s_path(const hub_t *self, const char *suffix, char *out, size_t max)
+{
+    snprintf(out, max, "%s/%s%s", self->cfg.data_dir, HUB_PROM_FILE, suffix);
+}
+
+void
+hub_prom_write(hub_t *self)
+{
+    uint64_t now = util_mono_ns();
+    if (self->prom_ns && now - self->prom_ns < (uint64_t) HUB_PROM_PERIOD_MS * 1000000u)
+        return;
+    self->prom_ns = now;
+    unsigned nodes = 0;
+    for (size_t i = 0; i < HUB_SEEN_MAX; i++)
+        nodes += self->seen[i].last_ns &&
+                 now - self->seen[i].last_ns < (uint64_t) HUB_SEEN_WINDOW_MS * 1000000u;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    fprintf(f, "# HELP cofab_hub_acked_total Envelopes the hub stored and acknowledged.\n"
+               "# TYPE cofab_hub_acked_total counter\ncofab_hub_acked_total %llu\n"
+               "# HELP cofab_hub_duplicates_total Resubmitted envelopes answered with their "
+               "first position.\n"
+               "# TYPE cofab_hub_duplicates_total counter\ncofab_hub_duplicates_total %llu\n"
+               "# HELP cofab_hub_checkpoints_total Checkpoints the hub signed.\n"
+               "# TYPE cofab_hub_checkpoints_total counter\ncofab_hub_checkpoints_total %llu\n"
+               "# HELP cofab_hub_nodes_connected Member nodes heard from in the last 60 s.\n"
+               "# TYPE cofab_hub_nodes_connected gauge\ncofab_hub_nodes_connected %u\n"
+               "# HELP cofab_hub_start_time_seconds When the hub started, Unix time.\n"
+               "# TYPE cofab_hub_start_time_seconds gauge\ncofab_hub_start_time_seconds %llu\n"
+               "# HELP cofab_hub_refusals_total Requests the hub refused, by error code.\n"
+               "# TYPE cofab_hub_refusals_total counter\n",
+            (unsigned long long) atomic_load(&self->acked),
+            (unsigned long long) atomic_load(&self->duplicates),
+            (unsigned long long) atomic_load(&self->checkpoints), nodes,
+            (unsigned long long) (self->started_ms / 1000));
+    for (int i = 0; i < HUB_REFUSAL_CODES; i++) {
+        uint64_t n = atomic_load(&self->refusals[i]);
+        char reason[32];
+        /* Codes without a name get their number: every label stays distinct. */
+        snprintf(reason, sizeof reason, "%s", i ? cofab_errname(-i) : "other");
+        if (i && strcmp(reason, "COFAB_EUNKNOWN") == 0)
+            snprintf(reason, sizeof reason, "code%d", -i);
+        if (n)
+            fprintf(f, "cofab_hub_refusals_total{reason=\"%s\"} %llu\n", reason,
+                    (unsigned long long) n);
+    }
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return;
+    }
+    /* The textfile pattern: readers see the old file or the new one, whole. */
+    char tmp[CONFIG_PATH_MAX + 32], path[CONFIG_PATH_MAX + 32];
+    s_path(self, ".tmp", tmp, sizeof tmp);
+    s_path(self, "", path, sizeof path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int ok = fd >= 0 && write(fd, text, len) == (ssize_t) len;
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+    free(text);
+}
+
+void
+hub_prom_remove(hub_t *self)
+{
+    char path[CONFIG_PATH_MAX + 32];
+    s_path(self, "", path, sizeof path);
+    unlink(path);
 }
 
 /* ZAP: who is this transport key? Members by the ledger's membership, the
@@ -169,6 +278,7 @@ hub_new(const config_hub_t *cfg)
     if (!self)
         return NULL;
     self->cfg = *cfg;
+    self->started_ms = util_now_ms();
     int rc = keys_load(cfg->key, &self->keys);
     if (rc != 0) {
         hub_log("hub key %s: %s", cfg->key, cofab_strerror(rc));

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "cofab/envelope.h"
+#include "cofab/gateway.h"
 #include "cofab/hub.h"
 #include "cofab/keys.h"
 #include "cofab/ledger.h"
@@ -15,9 +16,20 @@
 #define HUB_MAX_VERIFIERS 8
 #define HUB_ENDPOINT_MAX 256
 #define HUB_RATE_SLOTS 4096
+#define HUB_SEEN_MAX 256           /* member nodes tracked for the connected-nodes gauge */
+#define HUB_SEEN_WINDOW_MS 60000   /* "connected": heard from within this long */
+#define HUB_REFUSAL_CODES 64       /* refusal counters, indexed by -code */
+#define HUB_PROM_PERIOD_MS 1000    /* hub.prom is rewritten this often */
+#define HUB_PROM_FILE GATEWAY_HUB_PROM /* in the data dir, for `cofab gateway` */
 
 /* Jobs on the inproc pipes: first frame is one of these. */
 enum { HUB_JOB_ENVELOPE = 'E', HUB_JOB_COSIGN = 'C' };
+
+/* A member node's last request, for the connected-nodes gauge. */
+typedef struct {
+    uint8_t key[32];       /* member signing key, zeros = free slot */
+    uint64_t last_ns;      /* monotonic time of its last request */
+} hub_seen_t;
 
 /* What a verifier thread is started with. */
 typedef struct {
@@ -61,7 +73,29 @@ struct hub_t {
     uint64_t last_match_size;           /* ledger size of the last matcher run (writer) */
     /* Counters, for logs and tests. */
     atomic_uint_fast64_t acked, refused, duplicates, matched, checkpoints;
+    /* Refusals by error code (index -code), for hub.prom. */
+    atomic_uint_fast64_t refusals[HUB_REFUSAL_CODES];
+    hub_seen_t seen[HUB_SEEN_MAX];      /* member nodes heard from (router thread) */
+    uint64_t prom_ns;                   /* last hub.prom write, monotonic (router thread) */
+    uint64_t started_ms;                /* when hub_new ran, Unix ms */
 };
+
+/* Counts one refused request under its error code (any thread). */
+void hub_refused(hub_t *self, int code);
+
+/* Notes a request from a connection whose ZAP User-Id is user_id; member
+ * nodes ("m:" + hex key) count as connected for HUB_SEEN_WINDOW_MS.
+ * Router thread only. */
+void hub_saw(hub_t *self, const char *user_id);
+
+/* Rewrites <data_dir>/hub.prom (Prometheus text format: acked, refusals by
+ * code, connected nodes...) through a temporary file and a rename, when
+ * HUB_PROM_PERIOD_MS have passed since the last write; best effort (a
+ * failure is ignored). Router thread only. */
+void hub_prom_write(hub_t *self);
+
+/* Removes hub.prom (a stopped hub has no live figures). */
+void hub_prom_remove(hub_t *self);
 
 /* Writer and verifier thread bodies (hub_writer.c). */
 void *hub_writer_thread(void *arg);

@@ -228,12 +228,13 @@ static void
 s_handle(hub_t *self, const net_msg_t *m)
 {
     int customer = m->user_id[0] == 'c';
+    hub_saw(self, m->user_id);
     if (customer) {
         uint8_t key[32];
         size_t bin = 0;
         if (sodium_hex2bin(key, 32, m->user_id + 2, 64, NULL, &bin, NULL) != 0 || bin != 32 ||
             !s_rate_ok(self, key)) {
-            atomic_fetch_add(&self->refused, 1);
+            hub_refused(self, COFAB_EPERM);
             s_err(self, m, COFAB_EPERM, "rate limit: slow down");
             return;
         }
@@ -327,13 +328,15 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop)
             if (rc == 0) {
                 s_handle(self, &m);
             } else if (rc != COFAB_ENOTFOUND && m.identity_len) {
-                atomic_fetch_add(&self->refused, 1);
+                hub_refused(self, rc);
                 net_send_err(self->router, m.identity, m.identity_len, m.request_id, rc,
                              "malformed message");
             }
             net_msg_free(&m);
         }
+        hub_prom_write(self);
     }
+    hub_prom_remove(self);
     hub_log("stopping: %llu acknowledged, %llu refused, %llu checkpoints",
             (unsigned long long) atomic_load(&self->acked),
             (unsigned long long) atomic_load(&self->refused),

@@ -78,7 +78,7 @@ s_reply_err(hub_t *self, void *pipe, const s_job_t *j, int code, const char *wha
     wire_err_encode(&w, code, reason);
     s_reply(pipe, j, WIRE_ERR, w.data, w.len);
     wire_writer_free(&w);
-    atomic_fetch_add(&self->refused, 1);
+    hub_refused(self, code);
 }
 
 static void

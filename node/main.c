@@ -6,6 +6,7 @@
 
 #include "cofab/cli.h"
 #include "cofab/client.h"
+#include "cofab/gateway.h"
 #include "cofab/hub.h"
 #include "cofab/node.h"
 
@@ -26,6 +27,7 @@ static const s_command_t s_commands[] = {
     {"order", order_main, "submit, follow (verified) and cancel orders"},
     {"member", member_main, "add or remove an alliance member (operator)"},
     {"demo", demo_main, "run a hub and five factories on 127.0.0.1 through real orders and an audit"},
+    {"gateway", gateway_main, "serve the hub's ledger read-only over HTTP (order pages, tiles, metrics)"},
 };
 
 static void

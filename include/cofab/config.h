@@ -32,6 +32,13 @@
  *   [matcher]  any matcher_params_t field by its C name (integers, each
  *              defaulting to matcher_params_default(); the whole set must
  *              pass matcher_params_check())
+ *   [gateway]  optional; read by `cofab gateway` only (docs/gateway.md):
+ *              listen (host:port, an IPv4 literal or [IPv6 literal], port
+ *              0..65535, 0 = any free port; default 127.0.0.1:7780),
+ *              max_connections (default 64; 1..10000),
+ *              max_per_ip (connections from one address, default 32;
+ *              1..max_connections), timeout_s (idle connection, default 10;
+ *              1..3600), threads (default 2; 1..64)
  *
  * factory-NAME.ini
  *   [node]     name ([A-Za-z0-9._-]{1,64}), key (.key), hub_pub (hub's .pub),
@@ -83,6 +90,15 @@ typedef struct {
     char role[16];                        /* factory | witness | customer */
 } config_member_t;
 
+/* [gateway]: the read-only HTTP gateway beside the hub. */
+typedef struct {
+    char listen[CONFIG_TEXT_MAX];         /* host:port to bind */
+    uint32_t max_connections;             /* open connections at most */
+    uint32_t max_per_ip;                  /* of which from one address */
+    uint32_t timeout_s;                   /* idle connections are closed after this */
+    uint32_t threads;                     /* request-serving threads */
+} config_gateway_t;
+
 typedef struct {
     char origin[CONFIG_TEXT_MAX];         /* checkpoint origin line */
     char data_dir[CONFIG_PATH_MAX];       /* ledger directory */
@@ -104,6 +120,7 @@ typedef struct {
     config_member_t members[CONFIG_MAX_MEMBERS]; /* founding members */
     size_t nmembers;
     matcher_params_t params;              /* matcher parameters */
+    config_gateway_t gateway;             /* [gateway], defaults when absent */
 } config_hub_t;
 
 typedef struct {
@@ -157,6 +174,12 @@ int config_hub_parse_string(const char *text, size_t len, const char *base_dir,
 /* Same for a factory-node configuration. */
 int config_node_parse_string(const char *text, size_t len, const char *base_dir,
                              config_node_t *cfg, char *err, size_t errlen);
+
+/* Splits a listen address "host:port" (an IPv4 literal, or an IPv6
+ * literal in brackets) into host (room host_max, NUL-terminated, without
+ * brackets) and port (0..65535). Nothing is resolved. Returns 0,
+ * COFAB_EMALFORMED or COFAB_EINVAL (NULL argument). */
+int config_listen_parse(const char *listen, char *host, size_t host_max, uint16_t *port);
 
 #ifdef __cplusplus
 }

@@ -110,6 +110,26 @@ int tiles_entries_append(uint8_t *buf, size_t cap, size_t *len, const uint8_t *e
  * bytes with want 0); COFAB_EINVAL (NULL, want over TILES_WIDTH). */
 int tiles_hashes_decode(const uint8_t *buf, size_t len, unsigned want, unsigned *n);
 
+/* ---------- one tile, read from a ledger ---------- */
+
+/* The bytes of one tile of the tree of the ledger's first `size` records,
+ * exactly as tiles_export() writes that file: with level 0..63, the hash
+ * tile (level, index) of `width` hashes (the stored tree nodes, see above);
+ * with level TILES_ENTRIES, the entry bundle of records [index * 256,
+ * index * 256 + width). width is 1..TILES_WIDTH (TILES_WIDTH: the full
+ * tile); any width whose hashes all lie inside the tree is served, so a
+ * partial tile of an older, smaller tree can still be read. One read
+ * transaction; the ledger may be open read-only and shared between
+ * threads. On success *out is a new malloc'd buffer of *len bytes that the
+ * caller frees. Returns 0; COFAB_ERANGE (size beyond the ledger, or the
+ * tile not inside the tree of `size`, level 8 and up included);
+ * COFAB_ETOOBIG (a record over TILES_ENTRY_MAX bytes in the bundle);
+ * COFAB_ESTORE (the store lacks a record or node the tree needs, or a read
+ * transaction could not start); COFAB_ENOMEM; COFAB_EINVAL (NULL, level or
+ * width out of range). */
+int tiles_read(ledger_t *ledger, uint64_t size, int level, uint64_t index, unsigned width,
+               uint8_t **out, size_t *len);
+
 /* ---------- export ---------- */
 
 typedef struct {
