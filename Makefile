@@ -157,6 +157,8 @@ bench: deps
 
 bench-run: $(BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; COFAB_BIN=$(abspath $(BIN)) $$b || exit 1; done
+	@for b in $(sort $(wildcard tests/bench/*_bench.sh)); do echo "== $$b"; \
+	  COFAB_BIN=$(abspath $(BIN)) bash $$b || exit 1; done
 
 # libFuzzer targets (clang); each links the library built with the same flags.
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

@@ -301,8 +301,9 @@ hub_new(const config_hub_t *cfg)
         goto fail;
     }
     self->buckets = calloc(HUB_RATE_SLOTS, sizeof *self->buckets);
+    self->match_cache = match_input_cache_new();
     self->zctx = zmq_ctx_new();
-    if (!self->buckets || !self->zctx)
+    if (!self->buckets || !self->match_cache || !self->zctx)
         goto fail;
     snprintf(self->ep_write, sizeof self->ep_write, "inproc://hub-%p-write", (void *) self);
     snprintf(self->ep_reply, sizeof self->ep_reply, "inproc://hub-%p-reply", (void *) self);
@@ -382,6 +383,7 @@ hub_destroy(hub_t **self_p)
     ledger_destroy(&self->ledger);
     keys_destroy(&self->keys);
     free(self->buckets);
+    match_input_cache_destroy(&self->match_cache);
     free(self);
     *self_p = NULL;
 }

@@ -10,6 +10,7 @@
 #include "cofab/hub.h"
 #include "cofab/keys.h"
 #include "cofab/ledger.h"
+#include "cofab/match_input.h"
 #include "cofab/net.h"
 #include "cofab/policy.h"
 
@@ -71,6 +72,7 @@ struct hub_t {
     atomic_int stop;                    /* set to end the threads */
     hub_bucket_t *buckets;              /* customer rate limits (router thread) */
     uint64_t last_match_size;           /* ledger size of the last matcher run (writer) */
+    match_input_cache_t *match_cache;   /* decoded capacities across rounds (writer) */
     /* Counters, for logs and tests. */
     atomic_uint_fast64_t acked, refused, duplicates, matched, checkpoints;
     /* Refusals by error code (index -code), for hub.prom. */

@@ -190,7 +190,7 @@ hub_match_round(hub_t *self, void *pub, uint64_t now_ms)
         return appended > 0 ? appended : 0;
     match_input_t *in = NULL;
     matcher_result_t *r = NULL;
-    int rc = match_input_build(self->ledger, &in);
+    int rc = match_input_build_cached(self->ledger, self->match_cache, &in);
     if (rc != 0) {
         hub_log("cannot build the matcher input: %s", cofab_strerror(rc));
         return rc;
