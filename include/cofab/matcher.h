@@ -377,6 +377,14 @@ void mcore_iterate(mcore_state_t *st);
  * bound. Returns 0 or COFAB_ENOMEM. */
 int mcore_lagrange(mcore_state_t *st, int64_t *lb, uint32_t *iters);
 
+/* Large-neighbourhood search (mlns.c), from the best solution: the jobs
+ * of two agents at a time (and jobs elsewhere that are cheaper there)
+ * re-placed by an exact branch and bound, passes over all agents
+ * alternating with mcore_local_search, within budget evaluations (nodes
+ * and moves, added to st->evals); the best is kept. Returns 0 or
+ * COFAB_ENOMEM. */
+int mcore_lns(mcore_state_t *st, uint64_t budget);
+
 /* Exact branch and bound for at most 64 jobs (mexact.c). Returns 1 if it
  * completed (best is then optimal), 0 if skipped or out of nodes. */
 int mcore_exact(mcore_state_t *st);

@@ -1,6 +1,7 @@
 /* test_matcher_big.c — the matcher on an instance big enough for its
  * two-thread paths (candidate building from 2048 orders, the Lagrangian's
- * split evaluation from 50 000 candidates) and for the scaled budgets:
+ * split evaluation from 50 000 candidates) and for the scaled budgets,
+ * and on a mid-size one (the two-factory re-packing of mlns.c):
  * byte-identical results under shuffling, every piece within capability,
  * MOQ/max and the nested due-day capacity, and no order left unplaced for
  * capacity while some capable factory still has room for it on its own.
@@ -118,13 +119,13 @@ static void
 big_shuffle(big_t *x, uint64_t seed)
 {
     uint64_t s = seed;
-    for (uint32_t i = BNF; i > 1; i--) {
+    for (uint32_t i = x->pb.nfactories; i > 1; i--) {
         uint32_t j = (uint32_t) rng_in(&s, 0, i - 1);
         matcher_factory_t t = x->fac[i - 1];
         x->fac[i - 1] = x->fac[j];
         x->fac[j] = t;
     }
-    for (uint32_t i = BNO; i > 1; i--) {
+    for (uint32_t i = x->pb.norders; i > 1; i--) {
         uint32_t j = (uint32_t) rng_in(&s, 0, i - 1);
         matcher_order_t t = x->ord[i - 1];
         x->ord[i - 1] = x->ord[j];
@@ -231,24 +232,31 @@ room_for(const big_t *x, const load_t *ld, uint32_t f, uint32_t k, uint32_t D)
 }
 
 static matcher_result_t *
-solve(const big_t *x)
+solve_with(const big_t *x, uint64_t ls_budget)
 {
     matcher_params_t p;
     matcher_params_default(&p);
     p.unplaced_penalty = 100000000;
+    if (ls_budget)
+        p.ls_budget = ls_budget;
     matcher_result_t *r = NULL;
     assert_int_equal(matcher_solve(&x->pb, &p, &r), 0);
     return r;
 }
 
-static void
-test_big_feasible_and_complete(void **state)
+static matcher_result_t *
+solve(const big_t *x)
 {
-    (void) state;
-    big_t *x = big_new(7);
+    return solve_with(x, 0);
+}
+
+/* Checks r on x: feasible, and no whole order unplaced while a capable
+ * factory has room for it alone. Returns the unplaced count. */
+static uint32_t
+check_result(const big_t *x, const matcher_result_t *r)
+{
     load_t *ld = malloc(sizeof *ld);
     assert_non_null(ld);
-    matcher_result_t *r = solve(x);
     const char *why = check_big(x, r, ld);
     if (why)
         fail_msg("%s", why);
@@ -266,7 +274,7 @@ test_big_feasible_and_complete(void **state)
         if (od->split)
             continue;
         uint32_t D = (uint32_t) (od->due_day < BH ? od->due_day : BH);
-        for (uint32_t f = 0; f < BNF; f++) {
+        for (uint32_t f = 0; f < x->pb.nfactories; f++) {
             int fits = 1;
             for (uint32_t it = 0; it < od->nitems && fits; it++) {
                 const matcher_offer_t *of =
@@ -278,12 +286,70 @@ test_big_feasible_and_complete(void **state)
             assert_false(fits);
         }
     }
+    free(ld);
+    return unplaced;
+}
+
+static void
+test_big_feasible_and_complete(void **state)
+{
+    (void) state;
+    big_t *x = big_new(7);
+    matcher_result_t *r = solve(x);
+    uint32_t unplaced = check_result(x, r);
     assert_true(matcher_result_nplaced(r) > BNO / 2);
     print_message("big: %u orders, %u placed, %u unplaced, gap %lld ppm\n", BNO,
                   matcher_result_nplaced(r), unplaced, (long long) matcher_result_gap_ppm(r));
     assert_true(matcher_result_lower_bound(r) <= matcher_result_objective(r));
     matcher_result_destroy(&r);
-    free(ld);
+    free(x);
+}
+
+/* Local-search evaluations the result reports (its JSON stats). */
+static uint64_t
+ls_evals(const matcher_result_t *r)
+{
+    char *j = NULL;
+    size_t n = 0;
+    assert_int_equal(matcher_result_json(r, &j, &n), 0);
+    const char *k = strstr(j, "\"ls_evals\":");
+    assert_non_null(k);
+    uint64_t v = strtoull(k + strlen("\"ls_evals\":"), NULL, 10);
+    free(j);
+    return v;
+}
+
+/* Mid-size (between 64 and MCORE_FULL_JOBS jobs, capacity short): the
+ * re-packing runs after the local search has spent its budget; the result
+ * stays feasible, complete where room is left, and byte-identical under
+ * shuffling. */
+static void
+test_mid_repacking(void **state)
+{
+    (void) state;
+    const uint64_t budget = 100000;
+    big_t *x = big_new(13);
+    x->pb.nfactories = 24;
+    x->pb.norders = 500;
+    matcher_result_t *r = solve_with(x, budget);
+    uint32_t unplaced = check_result(x, r);
+    uint64_t ev = ls_evals(r);
+    print_message("mid: 500 orders, %u placed, %u unplaced, %llu evaluations\n",
+                  matcher_result_nplaced(r), unplaced, (unsigned long long) ev);
+    assert_true(ev > budget + budget / 10);       /* the re-packing ran on top */
+    assert_true(matcher_result_nplaced(r) > 250);
+    char *j1 = NULL, *j2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(matcher_result_json(r, &j1, &n1), 0);
+    matcher_result_destroy(&r);
+    big_shuffle(x, 5);
+    r = solve_with(x, budget);
+    assert_int_equal(matcher_result_json(r, &j2, &n2), 0);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(j1, j2, n1);
+    free(j1);
+    free(j2);
+    matcher_result_destroy(&r);
     free(x);
 }
 
@@ -316,6 +382,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_big_feasible_and_complete),
         cmocka_unit_test(test_big_determinism),
+        cmocka_unit_test(test_mid_repacking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
