@@ -344,7 +344,9 @@ payload_rd_bool(payload_rd_t *r, const char *key)
     cbor_item_t *v = s_need(r, key);
     if (!v)
         return 0;
-    if (!cbor_is_bool(v)) {
+    /* libcbor asserts (aborts) on cbor_is_bool() of a float: only a simple
+     * value (width 0) may be asked. */
+    if (!cbor_isa_float_ctrl(v) || cbor_float_get_width(v) != CBOR_FLOAT_0 || !cbor_is_bool(v)) {
         r->rc = COFAB_EMALFORMED;
         return 0;
     }

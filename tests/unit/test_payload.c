@@ -642,6 +642,39 @@ test_framing_and_hostile(void **state)
     free(b.p);
 }
 
+/* A boolean field holding a float (here "split" as a half-float) is
+ * malformed; libcbor would abort on the question "is it a bool?". */
+static void
+test_bool_field_as_float(void **state)
+{
+    (void) state;
+    payload_order_t o;
+    uint8_t *p = NULL;
+    size_t n = 0;
+    pfix_order(&o);
+    o.split = 1;
+    assert_int_equal(payload_order_encode(&o, &p, &n), 0);
+    /* "split" is encoded as the text key 0x65 "split" then 0xf5 (true). */
+    uint8_t *at = NULL;
+    for (size_t i = 0; i + 6 < n; i++)
+        if (memcmp(p + i, "\x65split\xf5", 7) == 0)
+            at = p + i + 6;
+    assert_non_null(at);
+    uint8_t *q = malloc(n + 2);
+    assert_non_null(q);
+    size_t off = (size_t) (at - p);
+    memcpy(q, p, off);
+    q[off] = 0xf9; /* half-float 1.0 */
+    q[off + 1] = 0x3c;
+    q[off + 2] = 0x00;
+    memcpy(q + off + 3, at + 1, n - off - 1);
+    payload_order_t back;
+    assert_int_equal(payload_order_decode(&back, q, n + 2), COFAB_EMALFORMED);
+    assert_int_equal(payload_check(ENVELOPE_ORDER, q, n + 2), COFAB_EMALFORMED);
+    free(q);
+    free(p);
+}
+
 int
 main(void)
 {
@@ -651,6 +684,7 @@ main(void)
         cmocka_unit_test(test_roundtrip_genesis_member),
         cmocka_unit_test(test_roundtrip_work),
         cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_bool_field_as_float),
         cmocka_unit_test(test_keys_and_types),
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_texts),
