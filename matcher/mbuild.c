@@ -693,6 +693,12 @@ mbuild_new(const matcher_problem_t *pb, const matcher_params_t *p, mbuild_t **ou
     c->setup = b->setup;
     c->cutoff = b->cutoff;
     c->penalty = p->unplaced_penalty;
+    /* Split jobs are cut into pieces after the core, which can beat any
+     * whole assignment: then the exact search proves nothing. */
+    c->whole = 1;
+    for (uint32_t o = 0; o < b->no; o++)
+        if (b->ord_njobs[o] && pb->orders[b->ord[o]].split)
+            c->whole = 0;
     *out = b;
     b = NULL;
     rc = 0;

@@ -215,7 +215,10 @@ mcand_list(mbuild_t *b, mcand_lane_t *ln, uint32_t o, uint32_t k0, uint32_t nk, 
                                      : sc->capT[(size_t) thr * b->nres + r];
             moq_ok &= qty[i] >= sc->rmoq[r];
             max_ok &= qty[i] <= sc->rmax[r];
-            cap_whole &= room >= qty[i];
+            int64_t need = 0;           /* items on the same offer share its room */
+            for (uint32_t i2 = 0; i2 < nk; i2++)
+                need += c.res[i2] == r ? qty[i2] : 0;
+            cap_whole &= room >= need;
             cap_piece &= room >= sc->rmoq[r];
             setups += sc->rsetup[r];
             goods += sc->rprice[r] * qty[i];

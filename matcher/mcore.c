@@ -23,9 +23,15 @@ int
 mcore_fits(const mcore_state_t *st, int32_t c, uint32_t thr)
 {
     const mcore_cand_t *cd = s_cand(st, c);
+    const mcore_use_t *uses = st->in->uses + cd->use_off;
     for (uint32_t u = 0; u < cd->nuse; u++) {
-        const mcore_use_t *us = &st->in->uses[cd->use_off + u];
-        if (st->sufmin[(size_t) us->res * st->nthr + thr] < us->amount)
+        /* items of one job on one offer (two materials) load the same
+         * resource: they must fit together */
+        int64_t need = uses[u].amount;
+        for (uint32_t v = 0; v < cd->nuse; v++)
+            if (v != u && uses[v].res == uses[u].res)
+                need += uses[v].amount;
+        if (st->sufmin[(size_t) uses[u].res * st->nthr + thr] < need)
             return 0;
     }
     return 1;
@@ -529,6 +535,19 @@ mcore_greedy(const mcore_t *in, const matcher_params_t *p, int32_t *choice)
     return rc;
 }
 
+/* 1 if a completed exact search decides in: whole jobs only and every
+ * job's full candidate list kept. */
+static int
+s_exact_proves(const mcore_t *in)
+{
+    if (!in->whole)
+        return 0;
+    for (uint32_t j = 0; j < in->njobs; j++)
+        if (in->cutoff[j] != INT64_MAX)
+            return 0;
+    return 1;
+}
+
 int
 mcore_solve(const mcore_t *in, const matcher_params_t *p, int32_t *choice, mcore_stats_t *stats)
 {
@@ -561,10 +580,12 @@ mcore_solve(const mcore_t *in, const matcher_params_t *p, int32_t *choice, mcore
             goto out;
     }
     stats->optimal = lb >= st.best_obj;
-    if (!stats->optimal && mcore_exact(&st)) {
+    /* The exact search only sees whole jobs on their kept candidates: its
+     * completion is a proof only if no job will be split and none lost
+     * candidates to pruning. Otherwise it still improves the solution,
+     * but the bound stays the Lagrangian one (valid for both). */
+    if (!stats->optimal && mcore_exact(&st) && s_exact_proves(in))
         stats->optimal = 1;
-        lb = st.best_obj;
-    }
     if (stats->optimal)
         lb = st.best_obj;
     memcpy(choice, st.best, in->njobs * sizeof(int32_t));

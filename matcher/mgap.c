@@ -90,7 +90,7 @@ matcher_gap_solve(const matcher_gap_t *g, const matcher_params_t *params, matche
         cutoff[j] = INT64_MAX;
     }
     /* Any complete assignment costs less than one unplaced job. */
-    mcore_t core = {n, m, 1, 0, m, thr, off, cands, uses, g->cap, NULL, cutoff, penalty, NULL};
+    mcore_t core = {n, m, 1, 0, m, thr, off, cands, uses, g->cap, NULL, cutoff, penalty, NULL, 1};
     mcore_stats_t st;
     if ((rc = mcore_solve(&core, params, choice, &st)) != 0)
         goto out;

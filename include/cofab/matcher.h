@@ -304,6 +304,9 @@ typedef struct {
     const int64_t *cutoff;               /* njobs: min lbcost of pruned candidates, INT64_MAX if none */
     int64_t penalty;                     /* unplaced cost per job */
     const int32_t *warm;                 /* njobs: a first solution (candidate or -1), or NULL */
+    int whole;                           /* 1: no job is split into pieces after the core, so
+                                          * a completed exact search over unpruned candidates
+                                          * proves optimality; 0: it is only a primal search */
 } mcore_t;
 
 typedef struct {

@@ -15,6 +15,7 @@
 
 #include "cofab/error.h"
 #include "cofab/matcher.h"
+#include "cofab/problem.h"
 
 #define NF 24
 #define NO 400
@@ -659,6 +660,80 @@ test_determinism(void **state)
     free(x);
 }
 
+/* Reads a problem file (tests run from the repo root). */
+static problem_doc_t *
+read_problem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static const size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, cap, f);
+    assert_true(n > 0 && n < cap);
+    fclose(f);
+    problem_doc_t *d = NULL;
+    char err[160];
+    assert_int_equal(problem_parse_json(buf, n, &d, err, sizeof err), 0);
+    free(buf);
+    return d;
+}
+
+/* Fuzzer regression: three cnc jobs cannot all be placed whole, but the
+ * split order's item can be cut over two factories. The exact search
+ * (whole jobs only) proved a penalty into its "optimum" and that was
+ * reported as the bound, 10^13 above the real objective. */
+static void
+test_bound_with_split(void **state)
+{
+    (void) state;
+    problem_doc_t *d = read_problem("tests/fuzz/corpus/fuzz_problem/regress-bound-above-objective.json");
+    const matcher_problem_t *pb = problem_doc_problem(d);
+    matcher_params_t p = *problem_doc_params(d), fz = p;
+    fz.lagr_iters = 20;                     /* the fuzz target's budgets */
+    fz.ls_budget = 20000;
+    fz.bnb_nodes = 2000;
+    const matcher_params_t *ps[2] = {&p, &fz};
+    for (int k = 0; k < 2; k++) {
+        matcher_result_t *r = NULL;
+        assert_int_equal(matcher_solve(pb, ps[k], &r), 0);
+        /* every order that can be placed is: the split one in pieces */
+        assert_int_equal(matcher_result_nplaced(r), 3);
+        assert_int_equal(matcher_result_objective(r), matcher_result_cost(r));
+        assert_true(matcher_result_lower_bound(r) <= matcher_result_objective(r));
+        assert_true(!matcher_result_optimal(r)
+                    || matcher_result_lower_bound(r) == matcher_result_objective(r));
+        matcher_result_destroy(&r);
+    }
+    /* Without splitting the exact search decides: one cnc job must stay
+     * out, and the bound proves it (penalty included, equal to the
+     * objective). */
+    matcher_order_t ord[8];
+    assert_true(pb->norders <= 8);
+    memcpy(ord, pb->orders, pb->norders * sizeof *ord);
+    for (size_t o = 0; o < pb->norders; o++)
+        ord[o].split = 0;
+    matcher_problem_t whole = *pb;
+    whole.orders = ord;
+    matcher_result_t *r = NULL;
+    assert_int_equal(matcher_solve(&whole, &p, &r), 0);
+    assert_int_equal(matcher_result_nplaced(r), 2);
+    assert_true(matcher_result_optimal(r));
+    assert_int_equal(matcher_result_lower_bound(r), matcher_result_objective(r));
+    assert_true(matcher_result_objective(r) > p.unplaced_penalty);
+    matcher_result_destroy(&r);
+    problem_doc_destroy(&d);
+
+    /* Fuzzer regression: two items of one whole order on one offer (two
+     * materials) were each checked against the offer's room alone, so
+     * together they overloaded it and the objective undercut the bound. */
+    d = read_problem("tests/fuzz/corpus/fuzz_problem/regress-same-offer-items.json");
+    assert_int_equal(matcher_solve(problem_doc_problem(d), problem_doc_params(d), &r), 0);
+    assert_true(matcher_result_lower_bound(r) <= matcher_result_objective(r));
+    matcher_result_destroy(&r);
+    problem_doc_destroy(&d);
+}
+
 int
 main(void)
 {
@@ -669,6 +744,7 @@ main(void)
         cmocka_unit_test(test_checker_catches_violations),
         cmocka_unit_test(test_distance),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_bound_with_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
