@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -489,6 +490,17 @@ ledger_s_grow(ledger_t *self)
     return 0;
 }
 
+/* 1 when the filesystem holding the ledger has (almost) no room left. */
+static int
+s_fs_full(ledger_t *self)
+{
+    const char *path = NULL;
+    struct statvfs st;
+    if (mdb_env_get_path(self->env, &path) != 0 || !path || statvfs(path, &st) != 0)
+        return 0;
+    return (uint64_t) st.f_bavail * st.f_frsize < ((uint64_t) 1 << 20);
+}
+
 /* One attempt at a batch: begin, add, commit. MDB_MAP_FULL means retry. */
 static int
 s_commit_batch(ledger_t *self, const char *origin, const envelope_t *envs,
@@ -522,6 +534,8 @@ s_commit_batch(ledger_t *self, const char *origin, const envelope_t *envs,
     }
     rc = mdb_txn_commit(b.txn);
     b.txn = NULL;
+    if (rc == EIO && s_fs_full(self))
+        rc = ENOSPC; /* LMDB reports a short write (the disk filled mid-commit) as EIO */
     if (rc != 0)
         goto fail;
     pthread_mutex_lock(&self->state_lock);
