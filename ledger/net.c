@@ -141,13 +141,21 @@ net_zap_destroy(net_zap_t **zap_p)
 }
 
 static int
-s_common_options(void *sock)
+s_common_options(void *sock, int type)
 {
-    int linger = NET_LINGER_MS, ivl = 1000, timeout = 5000, ttl = 10000;
+    int linger = NET_LINGER_MS, ivl = 1000, timeout = 5000, ttl = 10000, unbounded = 0;
     int64_t max = (int64_t) WIRE_MAX_BODY + 4096;
-    return zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) |
-           zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max) |
-           zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
+    int rc = zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) |
+             zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (type == ZMQ_SUB)
+        /* A feed subscriber that is not read for a while (a node catching
+         * up by GET_RANGE) must not stop reading its connection: with a
+         * full pipe and a heartbeat timeout libzmq 4.3.4 drops the link and
+         * then aborts on a stale command (zeromq/libzmq#3937). No ZMTP
+         * heartbeats here (the node's DEALER pings detect a dead hub) and
+         * no receive limit (the backlog is bounded by the catch-up time). */
+        return rc | zmq_setsockopt(sock, ZMQ_RCVHWM, &unbounded, sizeof unbounded);
+    return rc | zmq_setsockopt(sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) |
            zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout) |
            zmq_setsockopt(sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl);
 }
@@ -159,7 +167,7 @@ net_server_socket(void *zmq_ctx, int type, const keys_t *keys)
     if (!sock)
         return NULL;
     int server = 1, mandatory = 1;
-    int rc = s_common_options(sock) |
+    int rc = s_common_options(sock, type) |
              zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &server, sizeof server) |
              zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys_curve_sk(keys), 32) |
              zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "cofab", 5);
@@ -178,7 +186,7 @@ net_client_socket(void *zmq_ctx, int type, const keys_t *keys, const uint8_t ser
     void *sock = zmq_socket(zmq_ctx, type);
     if (!sock)
         return NULL;
-    int rc = s_common_options(sock) |
+    int rc = s_common_options(sock, type) |
              zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, 32) |
              zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, keys_curve_pk(keys), 32) |
              zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, keys_curve_sk(keys), 32);
