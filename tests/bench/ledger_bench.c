@@ -51,6 +51,11 @@ typedef struct {
     double ingest_s, ingest_rate;
     size_t batches;              /* group commits in the ingest */
     double commit_p50_ms, commit_p99_ms, commit_max_ms;
+    /* Where the ingest's time goes: CPU per record on the verifier threads
+     * and on the writer, the writer's share of wall time spent inside
+     * ledger_append, and how often a verifier found the queue full. */
+    double ingest_open_us, ingest_writer_us, writer_busy;
+    size_t queue_full_waits;
     double build_s;              /* seconds to sign and store the audit ledger */
     double audit_s, audit_rate;
     uint64_t audit_records, audit_checkpoints, audit_authors;
@@ -334,6 +339,8 @@ typedef struct {
     int t;                       /* this verifier's share (author parity) */
     int rc;                      /* first envelope_open failure */
     size_t bad;                  /* its index */
+    size_t waits;                /* times it found the queue full */
+    double cpu_s;                /* its thread's CPU time */
 } s_verifier_t;
 
 typedef struct {
@@ -343,7 +350,17 @@ typedef struct {
     size_t batches;              /* commits done */
     size_t appended;             /* envelopes committed */
     int rc;                      /* first failure: append error or refusal */
+    double cpu_s;                /* its thread's CPU time */
+    uint64_t busy_ns;            /* wall time inside ledger_append */
 } s_writer_t;
+
+static double
+s_thread_cpu_s(void)
+{
+    struct timespec c;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+    return (double) c.tv_sec + (double) c.tv_nsec / 1e9;
+}
 
 /* Each verifier takes every other envelope, i.e. the authors of its parity,
  * so every author's chain reaches the writer in order (as one connection
@@ -360,8 +377,10 @@ s_verifier(void *arg)
             break;
         }
         pthread_mutex_lock(&q->lock);
-        while (q->count == S_QUEUE_CAP && !q->stop)
+        while (q->count == S_QUEUE_CAP && !q->stop) {
+            v->waits++;
             pthread_cond_wait(&q->not_full, &q->lock);
+        }
         int stop = q->stop;
         if (!stop) {
             q->items[(q->head + q->count) % S_QUEUE_CAP] = e;
@@ -372,6 +391,7 @@ s_verifier(void *arg)
         if (stop)
             break;
     }
+    v->cpu_s = s_thread_cpu_s();
     pthread_mutex_lock(&q->lock);
     q->producers--;
     pthread_cond_signal(&q->not_empty);
@@ -403,12 +423,14 @@ s_writer(void *arg)
             break; /* queue empty and no verifier left */
         uint64_t t0 = util_mono_ns();
         int rc = ledger_append(w->ledger, batch, k, util_now_ms(), results);
-        w->lat_ns[w->batches++] = util_mono_ns() - t0;
+        w->lat_ns[w->batches] = util_mono_ns() - t0;
+        w->busy_ns += w->lat_ns[w->batches++];
         for (size_t i = 0; i < k && rc == 0; i++)
             rc = results[i].code;
         w->rc = rc;
         w->appended += rc == 0 ? k : 0;
     }
+    w->cpu_s = s_thread_cpu_s();
     if (w->rc != 0) {
         pthread_mutex_lock(&q->lock);
         q->stop = 1;
@@ -443,9 +465,9 @@ s_bench_ingest(s_bench_t *b)
     q.producers = S_THREADS;
     s_verifier_t vs[S_THREADS];
     for (int t = 0; t < S_THREADS; t++)
-        vs[t] = (s_verifier_t){&q, slots, n, t, 0, 0};
+        vs[t] = (s_verifier_t){&q, slots, n, t, 0, 0, 0, 0};
     pthread_t wt;
-    s_writer_t w = {&q, l, lat, 0, 0, 0};
+    s_writer_t w = {&q, l, lat, 0, 0, 0, 0, 0};
 
     s_load_t load;
     s_load_mark(&load);
@@ -468,6 +490,14 @@ s_bench_ingest(s_bench_t *b)
         s_die(b, "ingest: %zu appended, ledger size %llu, expected %zu", w.appended,
               (unsigned long long) size, n + 1);
     b->ingest_rate = (double) n / b->ingest_s;
+    double open_s = 0;
+    for (int t = 0; t < S_THREADS; t++) {
+        open_s += vs[t].cpu_s;
+        b->queue_full_waits += vs[t].waits;
+    }
+    b->ingest_open_us = open_s / (double) n * 1e6;
+    b->ingest_writer_us = w.cpu_s / (double) n * 1e6;
+    b->writer_busy = (double) w.busy_ns / 1e9 / b->ingest_s;
     b->batches = w.batches;
     qsort(lat, w.batches, sizeof *lat, s_cmp_u64);
     b->commit_p50_ms = (double) lat[(w.batches - 1) / 2] / 1e6;
@@ -712,6 +742,10 @@ s_report(const s_bench_t *b)
     printf("ingest: %zu records in %.2fs, %zu group commits, mean batch %.1f, commit latency "
            "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", b->ingest_n, b->ingest_s, b->batches,
            mean_batch, b->commit_p50_ms, b->commit_p99_ms, b->commit_max_ms);
+    printf("ingest CPU per record: %.1f us opening (verifier threads; the limit is %.1f us "
+           "per verify), %.1f us writing; writer inside ledger_append %.0f%% of the time; "
+           "queue full %zu times\n", b->ingest_open_us, S_THREADS / b->verify2 * 1e6,
+           b->ingest_writer_us, b->writer_busy * 100, b->queue_full_waits);
     printf("audit: VALID, %llu records, %llu checkpoints, %llu authors in %.2fs\n",
            (unsigned long long) b->audit_records, (unsigned long long) b->audit_checkpoints,
            (unsigned long long) b->audit_authors, b->audit_s);
@@ -727,6 +761,7 @@ s_report(const s_bench_t *b)
            "\"ingest\":{\"records\":%zu,\"seconds\":%.3f,\"per_s\":%.0f,\"ratio\":%.4f,"
            "\"goal_ratio\":0.85,\"batches\":%zu,\"mean_batch\":%.2f,\"commit_p50_ms\":%.3f,"
            "\"commit_p99_ms\":%.3f,\"commit_max_ms\":%.3f,\"presign_seconds\":%.3f,"
+           "\"open_cpu_us\":%.2f,\"writer_cpu_us\":%.2f,\"writer_busy\":%.3f,"
            "\"other_load\":%.3f},"
            "\"audit\":{\"records\":%llu,\"checkpoints\":%llu,\"authors\":%llu,"
            "\"seconds\":%.3f,\"per_s\":%.0f,\"ratio\":%.4f,\"goal_ratio\":0.8,"
@@ -736,7 +771,8 @@ s_report(const s_bench_t *b)
            b->quick, S_THREADS, S_SLOT, S_SIGNED, S_AUTHORS, b->verify1, b->verify2, samples,
            b->other_verify, b->ingest_n, b->ingest_s, b->ingest_rate,
            b->ingest_rate / b->verify2, b->batches, mean_batch, b->commit_p50_ms,
-           b->commit_p99_ms, b->commit_max_ms, b->presign_s, b->other_ingest,
+           b->commit_p99_ms, b->commit_max_ms, b->presign_s, b->ingest_open_us,
+           b->ingest_writer_us, b->writer_busy, b->other_ingest,
            (unsigned long long) b->audit_records, (unsigned long long) b->audit_checkpoints,
            (unsigned long long) b->audit_authors, b->audit_s, b->audit_rate,
            b->audit_rate / b->verify2, b->build_s, b->other_audit,
