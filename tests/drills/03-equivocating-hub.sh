@@ -104,7 +104,7 @@ wait_for() {
 }
 free_port() {
   local p
-  for p in $(shuf -i 20000-60000 -n 50); do
+  for p in $(shuf -i 10000-32767 -n 50); do  # below the ephemeral ports
     (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

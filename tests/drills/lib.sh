@@ -106,10 +106,14 @@ drill_init() {
 
 # drill_port VAR: sets VAR to a loopback TCP port nobody listens on and that
 # this drill has not handed out before. (Not in $(...): the list of ports
-# handed out lives in this shell.)
+# handed out lives in this shell.) Ports come from below the kernel's
+# ephemeral range, so the drills' own outgoing connections (hundreds in
+# drill 04) cannot take a port between this check and the hub's bind.
 drill_port() {
-  local p
-  for p in $(shuf -i 20000-60000 -n 200); do
+  local p low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+  [ "${low:-0}" -gt 11000 ] 2>/dev/null || low=32768
+  for p in $(shuf -i 10000-$((low - 1)) -n 200); do
     case "$DRILL_PORTS" in *" $p "*) continue ;; esac
     (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && continue
     DRILL_PORTS="$DRILL_PORTS$p "
