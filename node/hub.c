@@ -301,6 +301,7 @@ hub_new(const config_hub_t *cfg)
         goto fail;
     }
     self->buckets = calloc(HUB_RATE_SLOTS, sizeof *self->buckets);
+    randombytes_buf(self->rate_key, sizeof self->rate_key);
     self->match_cache = match_input_cache_new();
     self->zctx = zmq_ctx_new();
     if (!self->buckets || !self->match_cache || !self->zctx)

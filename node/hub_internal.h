@@ -38,11 +38,10 @@ typedef struct {
     unsigned index;         /* which verifier pipe it reads */
 } hub_verifier_arg_t;
 
-/* One customer key's token bucket. */
+/* The token bucket of the customer keys that hash to one rate slot. */
 typedef struct {
-    uint8_t key[32];       /* customer transport key, zeros = free slot */
-    double tokens;         /* requests it may still make now */
-    uint64_t last_ns;      /* when tokens was last refilled */
+    double tokens;         /* requests they may still make now */
+    uint64_t last_ns;      /* when tokens was last refilled, 0 = slot never used */
 } hub_bucket_t;
 
 struct hub_t {
@@ -71,6 +70,8 @@ struct hub_t {
     int writer_started;                 /* 1 once the writer runs */
     atomic_int stop;                    /* set to end the threads */
     hub_bucket_t *buckets;              /* customer rate limits (router thread) */
+    uint8_t rate_key[16];               /* SipHash key of the rate slots, random per start:
+                                           which keys share a slot is not known offline */
     uint64_t last_match_size;           /* ledger size of the last matcher run (writer) */
     match_input_cache_t *match_cache;   /* decoded capacities across rounds (writer) */
     /* Counters, for logs and tests. */

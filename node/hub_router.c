@@ -11,22 +11,24 @@
 #include "cofab/error.h"
 #include "cofab/util.h"
 
-/* Token bucket per customer transport key; a full table recycles the
- * stalest slot, which can only make a flood's bucket fresher, not larger. */
+/* Token buckets for customer transport keys in a direct-mapped table
+ * keyed by a random SipHash key. Keys that hash to the same slot share its
+ * bucket: alternating them never buys more than one key's rate (the table
+ * used to give a newcomer a full bucket; docs/drills.md, finding 5). */
 static int
 s_rate_ok(hub_t *self, const uint8_t key[32])
 {
     if (self->cfg.customer_rate == 0)
         return 1;
     uint64_t now = util_mono_ns();
-    uint8_t h[crypto_shorthash_BYTES], k[crypto_shorthash_KEYBYTES] = {0};
-    crypto_shorthash(h, key, 32, k);
+    uint8_t h[crypto_shorthash_BYTES];
+    _Static_assert(sizeof self->rate_key == crypto_shorthash_KEYBYTES, "SipHash key size");
+    crypto_shorthash(h, key, 32, self->rate_key);
     uint64_t slot;
     memcpy(&slot, h, sizeof slot);
     hub_bucket_t *b = &self->buckets[slot % HUB_RATE_SLOTS];
     double rate = self->cfg.customer_rate, burst = rate * 2;
-    if (memcmp(b->key, key, 32) != 0) {
-        memcpy(b->key, key, 32);
+    if (b->last_ns == 0) { /* never used: starts with a full burst */
         b->tokens = burst;
         b->last_ns = now;
     }

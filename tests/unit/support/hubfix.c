@@ -53,6 +53,12 @@ s_keys(hubfix_t *fx, const char *name)
 hubfix_t *
 hubfix_start(const char *origin)
 {
+    return hubfix_start_rate(origin, 0);
+}
+
+hubfix_t *
+hubfix_start_rate(const char *origin, uint32_t customer_rate)
+{
     S_CHECK(sodium_init() >= 0);
     hubfix_t *fx = calloc(1, sizeof *fx);
     S_CHECK(fx != NULL);
@@ -81,7 +87,7 @@ hubfix_start(const char *origin)
     h->checkpoint_ms = 50;
     h->match_interval_ms = 50;
     h->verify_threads = 2;
-    h->customer_rate = 0;
+    h->customer_rate = customer_rate;
     snprintf(h->customers, sizeof h->customers, "open");
     h->ack_timeout_s = 3600;
     snprintf(h->members[0].name, sizeof h->members[0].name, "acme");

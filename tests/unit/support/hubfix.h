@@ -22,7 +22,7 @@ typedef struct {
     envelope_chain_t alice_chain;  /* alice's author chain as submitted so far */
     keys_public_t hub_pub;         /* the hub's public keys, from its .pub */
     config_hub_t *cfg;             /* the hub's configuration (checkpoint after each batch,
-                                      no customer rate limit) */
+                                      no customer rate limit unless asked) */
     hub_t *hub;                    /* the running hub */
     pthread_t thread;              /* runs hub_run */
     volatile sig_atomic_t stop;    /* set by hubfix_stop */
@@ -32,6 +32,10 @@ typedef struct {
 /* Makes the keys and starts a hub for origin in a fresh temp dir. Aborts
  * the test program on failure. */
 hubfix_t *hubfix_start(const char *origin);
+
+/* As hubfix_start, with a rate limit of customer_rate requests/s per
+ * customer key (burst: twice that); 0 = none. */
+hubfix_t *hubfix_start_rate(const char *origin, uint32_t customer_rate);
 
 /* Stops the hub, frees everything, removes the temp dir; safe on NULL and
  * twice; sets *fx_p = NULL. */
