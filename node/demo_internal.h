@@ -29,7 +29,7 @@
 #define DEMO_PATH_MAX 400       /* paths in the temporary directory */
 #define DEMO_OUT_MAX 16384      /* captured stdout (and stderr) of one command */
 #define DEMO_ACK_TIMEOUT_S 5    /* the alliance's acceptance timeout in the demo */
-#define DEMO_WITNESS_K 2        /* cosignatures a checkpoint needs (hub.ini) */
+#define DEMO_WITNESS_K 3        /* cosignatures a checkpoint needs: a strict majority of 5 */
 
 /* A long-running child: the hub or a factory node. */
 typedef struct {

@@ -282,7 +282,8 @@ s_write_hub_ini(demo_t *d)
                        "batch_window_ms = 2\nmax_batch = 512\ncheckpoint_every = 256\n"
                        "checkpoint_ms = 500\nmatch_interval_ms = 200\nverify_threads = 2\n"
                        "map_max_mb = 0\ncustomer_rate = 200\n\n"
-                       "[alliance]\ncustomers = open\n; two factories must cosign a checkpoint\n"
+                       "[alliance]\ncustomers = open\n"
+                       "; a strict majority of the factories must cosign a checkpoint\n"
                        "witness_k = %d\nack_timeout_s = %d\n",
                        DEMO_ACK_TIMEOUT_S, d->submit, d->feed, DEMO_WITNESS_K, DEMO_ACK_TIMEOUT_S);
     for (int i = 0; i < DEMO_NFACTORIES; i++)
