@@ -423,8 +423,12 @@ s_apply_reassign(ledger_txn_t *txn, const policy_alliance_t *a, policy_order_t *
     }
     if (rc != 0)
         return rc;
-    if (o->nexclude == POLICY_MAX_EXCLUDE)
-        return COFAB_ETOOBIG;
+    /* A sliding window of the most recent departures: the oldest drops out,
+     * so an order that has left many factories still goes back to matching. */
+    if (o->nexclude == POLICY_MAX_EXCLUDE) {
+        memmove(o->exclude[0], o->exclude[1], (POLICY_MAX_EXCLUDE - 1) * sizeof o->exclude[0]);
+        o->nexclude--;
+    }
     memcpy(o->exclude[o->nexclude++], r.factory, 32);
     rc = s_inactive_all(txn, o, e->subject);
     if (rc != 0)

@@ -109,11 +109,6 @@ void *hub_verifier_thread(void *arg);
  * Returns records appended (>= 0) or a negative code. (hub_match.c) */
 int hub_match_round(hub_t *self, void *pub, uint64_t now_ms);
 
-/* Signs, seals and appends one hub envelope (assign/reassign), publishing
- * the record. Writer thread only. */
-int hub_append_own(hub_t *self, void *pub, int kind, const uint8_t subject[32],
-                   const uint8_t *payload, size_t payload_len, uint64_t *seq);
-
 /* Publishes record seq on the feed. */
 void hub_publish_record(hub_t *self, void *pub, uint64_t seq);
 

@@ -93,35 +93,150 @@ s_find_removed(void *ctx, const uint8_t factory[32])
     return policy_factory_orders(s->hub->ledger, factory, s_find_removed_order, s);
 }
 
+/* One envelope the hub writes in its own name (assign, reassign), and what
+ * became of it. */
+typedef struct {
+    uint8_t kind;               /* envelope kind */
+    uint8_t subject[32];        /* the order */
+    uint8_t *payload;           /* encoded payload (freed by s_own_free) */
+    size_t payload_len;         /* its length */
+    uint8_t *sealed;            /* envelope sealed for the latest pass (helper's) */
+    int code;                   /* 0 stored, the rules' refusal, or S_NOT_STORED */
+    uint64_t seq;               /* ledger position once stored */
+} s_own_t;
+
+/* An entry not stored (yet): its pass never came, or the batch failed. */
+#define S_NOT_STORED COFAB_ERANGE
+/* A refusal breaks the hub's author chain for the entries after it, so they
+ * are sealed again and appended in a new pass; each pass settles at least
+ * one entry, and this bounds the commits one batch may cost. */
+#define S_MAX_PASSES 4
+
+static void
+s_own_free(s_own_t *own, size_t n)
+{
+    for (size_t i = 0; own && i < n; i++) {
+        free(own[i].payload);
+        free(own[i].sealed);
+    }
+    free(own);
+}
+
+/* Seals o as the next envelope of the hub's chain into its own buffer and
+ * opens it into e (which borrows o->sealed). */
+static int
+s_seal(hub_t *self, envelope_chain_t *chain, s_own_t *o, uint8_t *scratch, envelope_t *e)
+{
+    envelope_spec_t spec = {.kind = o->kind, .timestamp_ms = util_now_ms(),
+                            .payload = o->payload, .payload_len = o->payload_len};
+    memcpy(spec.subject, o->subject, 32);
+    size_t len = 0;
+    int rc = envelope_chain_seal(chain, &spec, self->keys, scratch, ENVELOPE_MAX, &len);
+    if (rc != 0)
+        return rc;
+    free(o->sealed);
+    o->sealed = malloc(len);
+    if (!o->sealed)
+        return COFAB_ENOMEM;
+    memcpy(o->sealed, scratch, len);
+    return envelope_open(e, o->sealed, len);
+}
+
+/* Seals own[0..n) on the hub's author chain and appends them as one batch
+ * (one durable commit), publishing every new record. An entry the rules
+ * refuse is logged once and skipped; the ones after it are sealed again on
+ * the chain as it now stands and appended once more (at most S_MAX_PASSES
+ * commits; what is left then waits for the next round). Sets each entry's
+ * code and seq, which stay right even on failure (earlier passes remain
+ * stored). Returns the number stored, or a negative code when sealing or
+ * the store failed. */
+static int
+s_append_own(hub_t *self, void *pub, s_own_t *own, size_t n)
+{
+    envelope_t *envs = calloc(n ? n : 1, sizeof *envs);
+    ledger_result_t *res = calloc(n ? n : 1, sizeof *res);
+    uint8_t *scratch = malloc(ENVELOPE_MAX);
+    int rc = envs && res && scratch ? 0 : COFAB_ENOMEM, stored = 0;
+    for (size_t i = 0; i < n; i++)
+        own[i].code = S_NOT_STORED;
+    size_t from = 0; /* own[from..n) still to append */
+    for (int pass = 0; rc == 0 && from < n && pass < S_MAX_PASSES; pass++) {
+        envelope_chain_t chain;
+        rc = ledger_author_last(self->ledger, keys_sign_pk(self->keys), &chain.next_seq,
+                                chain.prev);
+        chain.next_seq++;
+        size_t m = n - from;
+        for (size_t i = 0; rc == 0 && i < m; i++)
+            rc = s_seal(self, &chain, &own[from + i], scratch, &envs[i]);
+        uint64_t before = ledger_size(self->ledger);
+        if (rc == 0)
+            rc = ledger_append(self->ledger, envs, m, util_now_ms(), res);
+        if (rc != 0)
+            break;
+        /* Entries before the first refusal are stored; those after it
+         * were refused only because their chain link is missing. */
+        size_t next = n;
+        for (size_t i = 0; i < m; i++) {
+            s_own_t *o = &own[from + i];
+            o->code = res[i].code;
+            if (o->code == 0) {
+                o->seq = res[i].seq;
+                stored++;
+                continue;
+            }
+            char hex[17];
+            sodium_bin2hex(hex, sizeof hex, o->subject, 8);
+            hub_log("%s for order %s… refused: %s",
+                    o->kind == ENVELOPE_ASSIGN ? "assignment" : "reassignment", hex,
+                    cofab_strerror(o->code));
+            next = from + i + 1;
+            break;
+        }
+        uint64_t after = ledger_size(self->ledger);
+        for (uint64_t s = before; s < after; s++)
+            hub_publish_record(self, pub, s);
+        from = next;
+    }
+    if (rc == 0 && from < n)
+        hub_log("%zu record(s) of the hub left for the next round after %d refusals", n - from,
+                S_MAX_PASSES);
+    free(envs);
+    free(res);
+    free(scratch);
+    return rc ? rc : stored;
+}
+
 static int
 s_reassign_round(hub_t *self, void *pub, uint64_t now_ms)
 {
     policy_alliance_t a;
     s_scan_t s = {self, now_ms, 0, calloc(S_MAX_REASSIGN, sizeof(s_reassign_t)), 0, {0}};
-    if (!s.list || policy_alliance(self->ledger, &a) != 0) {
-        free(s.list);
-        return COFAB_ENOMEM;
+    s_own_t *own = calloc(S_MAX_REASSIGN, sizeof *own);
+    int rc = s.list && own ? policy_alliance(self->ledger, &a) : COFAB_ENOMEM;
+    if (rc == 0) {
+        s.ack_timeout_s = a.ack_timeout_s;
+        rc = policy_waiting_orders(self->ledger, s_find_reassign, &s);
     }
-    s.ack_timeout_s = a.ack_timeout_s;
-    int rc = policy_waiting_orders(self->ledger, s_find_reassign, &s), done = 0;
     if (rc == 0)
         rc = policy_factories(self->ledger, s_find_removed, &s);
     for (size_t i = 0; rc == 0 && i < s.n; i++) {
-        uint8_t *payload = NULL;
-        size_t len = 0;
-        rc = payload_reassign_encode(&s.list[i].r, &payload, &len);
-        if (rc == 0)
-            rc = hub_append_own(self, pub, ENVELOPE_REASSIGN, s.list[i].order, payload, len, NULL);
-        free(payload);
-        if (rc == 0) {
-            char hex[17];
-            sodium_bin2hex(hex, sizeof hex, s.list[i].order, 8);
-            hub_log("order %s… goes back to matching (%s)", hex, payload_why_name(s.list[i].r.why));
-            done++;
-        }
+        own[i].kind = ENVELOPE_REASSIGN;
+        own[i].code = S_NOT_STORED;
+        memcpy(own[i].subject, s.list[i].order, 32);
+        rc = payload_reassign_encode(&s.list[i].r, &own[i].payload, &own[i].payload_len);
     }
+    if (rc == 0 && s.n)
+        rc = s_append_own(self, pub, own, s.n);
+    for (size_t i = 0; i < s.n; i++) {
+        if (own[i].code != 0)
+            continue;
+        char hex[17];
+        sodium_bin2hex(hex, sizeof hex, s.list[i].order, 8);
+        hub_log("order %s… goes back to matching (%s)", hex, payload_why_name(s.list[i].r.why));
+    }
+    s_own_free(own, S_MAX_REASSIGN);
     free(s.list);
-    return rc ? rc : done;
+    return rc;
 }
 
 /* Seals the assignments of one matcher result and appends them as a batch. */
@@ -129,54 +244,29 @@ static int
 s_append_assignments(hub_t *self, void *pub, match_input_t *in, const matcher_result_t *r)
 {
     uint32_t n = matcher_result_norders(r), placed = 0;
-    uint8_t *bufs = malloc((size_t) n * ENVELOPE_MAX);
-    envelope_t *envs = calloc(n ? n : 1, sizeof *envs);
-    ledger_result_t *res = calloc(n ? n : 1, sizeof *res);
+    s_own_t *own = calloc(n ? n : 1, sizeof *own);
     payload_assign_t *a = malloc(sizeof *a);
-    envelope_chain_t chain;
-    int rc = (bufs || n == 0) && envs && res && a ? 0 : COFAB_ENOMEM;
-    if (rc == 0)
-        rc = ledger_author_last(self->ledger, keys_sign_pk(self->keys), &chain.next_seq,
-                                chain.prev);
-    chain.next_seq++;
+    int rc = own && a ? 0 : COFAB_ENOMEM;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         const matcher_order_result_t *o = matcher_result_order(r, i);
         if (o->status != MATCHER_PLACED)
             continue;
-        uint8_t *payload = NULL;
-        size_t plen = 0, elen = 0;
+        s_own_t *w = &own[placed++];
+        w->kind = ENVELOPE_ASSIGN;
+        w->code = S_NOT_STORED;
+        memcpy(w->subject, o->id, 32);
         rc = match_input_assign(in, r, o, a);
         if (rc == 0)
-            rc = payload_assign_encode(a, &payload, &plen);
-        envelope_spec_t spec = {.kind = ENVELOPE_ASSIGN, .timestamp_ms = util_now_ms(),
-                                .payload = payload, .payload_len = plen};
-        memcpy(spec.subject, o->id, 32);
-        uint8_t *buf = bufs + (size_t) placed * ENVELOPE_MAX;
-        if (rc == 0)
-            rc = envelope_chain_seal(&chain, &spec, self->keys, buf, ENVELOPE_MAX, &elen);
-        if (rc == 0)
-            rc = envelope_open(&envs[placed], buf, elen);
-        free(payload);
-        if (rc == 0)
-            placed++;
+            rc = payload_assign_encode(a, &w->payload, &w->payload_len);
     }
-    uint64_t before = ledger_size(self->ledger);
     if (rc == 0 && placed)
-        rc = ledger_append(self->ledger, envs, placed, util_now_ms(), res);
-    for (uint32_t i = 0; rc == 0 && i < placed; i++)
-        if (res[i].code != 0)
-            hub_log("assignment refused by the rules: %s", cofab_strerror(res[i].code));
-    if (rc == 0) {
-        uint64_t after = ledger_size(self->ledger);
-        for (uint64_t s = before; s < after; s++)
-            hub_publish_record(self, pub, s);
-        atomic_fetch_add(&self->matched, after - before);
-    }
-    free(bufs);
-    free(envs);
-    free(res);
+        rc = s_append_own(self, pub, own, placed);
+    for (uint32_t i = 0; i < placed; i++)
+        if (own[i].code == 0)
+            atomic_fetch_add(&self->matched, 1);
+    s_own_free(own, n);
     free(a);
-    return rc ? rc : (int) placed;
+    return rc;
 }
 
 int
@@ -222,5 +312,5 @@ hub_match_round(hub_t *self, void *pub, uint64_t now_ms)
         hub_log("matching round failed: %s", cofab_strerror(rc));
     matcher_result_destroy(&r);
     match_input_destroy(&in);
-    return rc;
+    return rc < 0 ? rc : rc + (appended > 0 ? appended : 0);
 }

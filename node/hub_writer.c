@@ -292,39 +292,6 @@ out:
     free(res);
 }
 
-int
-hub_append_own(hub_t *self, void *pub, int kind, const uint8_t subject[32],
-               const uint8_t *payload, size_t payload_len, uint64_t *seq)
-{
-    uint8_t *buf = malloc(ENVELOPE_MAX);
-    if (!buf)
-        return COFAB_ENOMEM;
-    envelope_spec_t spec = {.kind = (uint8_t) kind, .timestamp_ms = util_now_ms(),
-                            .payload = payload, .payload_len = payload_len};
-    memcpy(spec.subject, subject, 32);
-    size_t len = 0;
-    ledger_result_t res;
-    envelope_t e;
-    int rc = ledger_author_last(self->ledger, keys_sign_pk(self->keys), &spec.author_seq,
-                                spec.author_prev);
-    spec.author_seq++;
-    if (rc == 0)
-        rc = envelope_seal(&spec, self->keys, buf, ENVELOPE_MAX, &len);
-    if (rc == 0)
-        rc = envelope_open(&e, buf, len);
-    if (rc == 0)
-        rc = ledger_append(self->ledger, &e, 1, util_now_ms(), &res);
-    if (rc == 0)
-        rc = res.code;
-    if (rc == 0) {
-        hub_publish_record(self, pub, res.seq);
-        if (seq)
-            *seq = res.seq;
-    }
-    free(buf);
-    return rc;
-}
-
 static void
 s_checkpoint(hub_t *self, void *pub)
 {

@@ -21,8 +21,12 @@
  * QC passed -> shipped -> delivered. A decline parks the order (declined)
  * until the hub's reassign sends it back to submitted without that
  * factory; a reassign for timeout/unreachable/removed does the same from
- * assigned. Cancel works until shipped. For split orders each factory's
- * piece moves on its own and the order is at the least advanced piece.
+ * assigned. An order remembers the POLICY_MAX_EXCLUDE factories it left
+ * most recently (a sliding window: once full, each reassign drops the
+ * oldest), so a reassign is never refused for the size of the list and the
+ * order always goes back to matching. Cancel works until shipped. For split
+ * orders each factory's piece moves on its own and the order is at the
+ * least advanced piece.
  */
 #ifndef COFAB_POLICY_H
 #define COFAB_POLICY_H
@@ -39,7 +43,7 @@ extern "C" {
 #endif
 
 #define POLICY_MAX_FACTORIES 16   /* distinct factories in one assignment */
-#define POLICY_MAX_EXCLUDE 16     /* factories an order has left */
+#define POLICY_MAX_EXCLUDE 16     /* factories an order has left, most recent kept */
 
 typedef enum {
     POLICY_SUBMITTED = 1,
@@ -58,7 +62,7 @@ typedef struct {
     uint8_t version;                       /* 1 */
     uint8_t state;                         /* policy_state_t of the order */
     uint8_t nfactories;                    /* factories of the current assignment */
-    uint8_t nexclude;                      /* factories it may not go back to */
+    uint8_t nexclude;                      /* factories it may not go back to (<= 16) */
     uint32_t due_day;                      /* epoch day */
     uint8_t customer[32];                  /* who ordered (signing key) */
     uint64_t order_seq;                    /* position of the order record */
@@ -67,7 +71,7 @@ typedef struct {
     uint64_t last_seq;                     /* position of the latest record about it */
     uint8_t factories[POLICY_MAX_FACTORIES][32]; /* assigned factories */
     uint8_t fstate[POLICY_MAX_FACTORIES];  /* each factory's piece state */
-    uint8_t exclude[POLICY_MAX_EXCLUDE][32]; /* declined / timed out / removed */
+    uint8_t exclude[POLICY_MAX_EXCLUDE][32]; /* declined / timed out / removed, oldest first */
 } policy_order_t;
 
 /* Derived state of one member. */

@@ -1,4 +1,4 @@
-/* test_policy.c — who may write what, and the order state machine, enforced at append. */
+/* test_policy.c — who may write what, and the order state machine (with its exclusion window), enforced at append. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,8 @@
 
 #include "cofab/error.h"
 #include "cofab/ledger.h"
+#include "cofab/match_input.h"
+#include "cofab/matcher.h"
 #include "cofab/payload.h"
 #include "cofab/policy.h"
 #include "support/fixture.h"
@@ -36,10 +38,11 @@ s_member(payload_member_t *m, const keys_t *k, int role)
     m->role = role;
 }
 
-/* Seals the next envelope of key `who` and appends it; returns the code. */
+/* Seals the next envelope of key k (its chain in *chain) and appends it;
+ * returns the code. */
 static int
-s_submit(s_state_t *s, int who, int kind, const uint8_t *subject, const uint8_t *payload,
-         size_t len)
+s_submit_as(s_state_t *s, const keys_t *k, envelope_chain_t *chain, int kind,
+            const uint8_t *subject, const uint8_t *payload, size_t len)
 {
     envelope_spec_t spec = {.kind = (uint8_t) kind, .timestamp_ms = 1, .payload = payload,
                             .payload_len = len};
@@ -48,13 +51,21 @@ s_submit(s_state_t *s, int who, int kind, const uint8_t *subject, const uint8_t 
     size_t elen;
     envelope_t e;
     ledger_result_t r;
-    envelope_chain_t attempt = s->chain[who];
-    assert_int_equal(envelope_chain_seal(&attempt, &spec, s->k[who], s->buf, ENVELOPE_MAX, &elen), 0);
+    envelope_chain_t attempt = *chain;
+    assert_int_equal(envelope_chain_seal(&attempt, &spec, k, s->buf, ENVELOPE_MAX, &elen), 0);
     assert_int_equal(envelope_open(&e, s->buf, elen), 0);
     assert_int_equal(ledger_append(s->ledger, &e, 1, 86400000ull * 20000, &r), 0);
     if (r.code == 0)
-        s->chain[who] = attempt; /* only a stored envelope advances the chain */
+        *chain = attempt; /* only a stored envelope advances the chain */
     return r.code;
+}
+
+/* The same for one of the fixture's keys. */
+static int
+s_submit(s_state_t *s, int who, int kind, const uint8_t *subject, const uint8_t *payload,
+         size_t len)
+{
+    return s_submit_as(s, s->k[who], &s->chain[who], kind, subject, payload, len);
 }
 
 static int
@@ -116,7 +127,7 @@ s_teardown(void **state)
 }
 
 static int
-s_capacity(s_state_t *s, int who)
+s_capacity_as(s_state_t *s, const keys_t *k, envelope_chain_t *chain)
 {
     payload_capacity_t *c = calloc(1, sizeof *c);
     c->start_day = 20000;
@@ -140,10 +151,16 @@ s_capacity(s_state_t *s, int who)
     uint8_t *p;
     size_t len;
     assert_int_equal(payload_capacity_encode(c, &p, &len), 0);
-    int rc = s_submit(s, who, ENVELOPE_CAPACITY, NULL, p, len);
+    int rc = s_submit_as(s, k, chain, ENVELOPE_CAPACITY, NULL, p, len);
     free(p);
     free(c);
     return rc;
+}
+
+static int
+s_capacity(s_state_t *s, int who)
+{
+    return s_capacity_as(s, s->k[who], &s->chain[who]);
 }
 
 static int
@@ -167,11 +184,11 @@ s_order(s_state_t *s, int who, const uint8_t id[32])
 }
 
 static int
-s_assign(s_state_t *s, int who, const uint8_t id[32], int factory)
+s_assign_pk(s_state_t *s, int who, const uint8_t id[32], const uint8_t factory[32])
 {
     payload_assign_t *a = calloc(1, sizeof *a);
     a->basis = ledger_size(s->ledger);
-    memcpy(a->pieces[0].factory, keys_sign_pk(s->k[factory]), 32);
+    memcpy(a->pieces[0].factory, factory, 32);
     snprintf(a->pieces[0].process, sizeof a->pieces[0].process, "sewing");
     snprintf(a->pieces[0].material, sizeof a->pieces[0].material, "cotton");
     a->pieces[0].qty = 50;
@@ -186,6 +203,12 @@ s_assign(s_state_t *s, int who, const uint8_t id[32], int factory)
     free(p);
     free(a);
     return rc;
+}
+
+static int
+s_assign(s_state_t *s, int who, const uint8_t id[32], int factory)
+{
+    return s_assign_pk(s, who, id, keys_sign_pk(s->k[factory]));
 }
 
 static int
@@ -221,16 +244,22 @@ s_simple(s_state_t *s, int who, int kind, const uint8_t id[32])
 }
 
 static int
-s_reassign(s_state_t *s, int who, const uint8_t id[32], int why, int factory)
+s_reassign_pk(s_state_t *s, int who, const uint8_t id[32], int why, const uint8_t factory[32])
 {
     payload_reassign_t r = {.why = why, .basis = ledger_size(s->ledger)};
-    memcpy(r.factory, keys_sign_pk(s->k[factory]), 32);
+    memcpy(r.factory, factory, 32);
     uint8_t *p;
     size_t len;
     assert_int_equal(payload_reassign_encode(&r, &p, &len), 0);
     int rc = s_submit(s, who, ENVELOPE_REASSIGN, id, p, len);
     free(p);
     return rc;
+}
+
+static int
+s_reassign(s_state_t *s, int who, const uint8_t id[32], int why, int factory)
+{
+    return s_reassign_pk(s, who, id, why, keys_sign_pk(s->k[factory]));
 }
 
 static int
@@ -385,6 +414,105 @@ test_decline_reassign_cancel(void **state)
     assert_int_equal(s_simple(s, F1, ENVELOPE_ACCEPT, unknown), COFAB_ENOTFOUND);
 }
 
+/* Collects the pending orders' ids (room for 8). */
+typedef struct {
+    uint8_t ids[8][32];
+    int n;
+} s_ids_t;
+
+static int
+s_collect(void *ctx, const uint8_t id[32])
+{
+    s_ids_t *c = ctx;
+    if (c->n < 8)
+        memcpy(c->ids[c->n], id, 32);
+    c->n++;
+    return 0;
+}
+
+/* An order remembers only the POLICY_MAX_EXCLUDE factories it left most
+ * recently: the 17th departure (refused with COFAB_ETOOBIG before, which
+ * left the order with a silent factory for good) drops the oldest, and the
+ * order always goes back to matching. */
+static void
+test_exclusion_window(void **state)
+{
+    enum { N = 20 };
+    s_state_t *s = *state;
+    keys_t *f[N];
+    envelope_chain_t fc[N];
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%02d", i);
+        f[i] = keys_generate(name);
+        assert_non_null(f[i]);
+        envelope_chain_init(&fc[i]);
+        payload_member_t m;
+        s_member(&m, f[i], PAYLOAD_ROLE_FACTORY);
+        uint8_t *p;
+        size_t len;
+        assert_int_equal(payload_member_add_encode(&m, &p, &len), 0);
+        assert_int_equal(s_submit(s, OP, ENVELOPE_MEMBER_ADD, NULL, p, len), 0);
+        free(p);
+    }
+    uint8_t id[32];
+    randombytes_buf(id, sizeof id);
+    assert_int_equal(s_order(s, C1, id), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(s_assign_pk(s, HUB, id, keys_sign_pk(f[i])), 0);
+        int why = PAYLOAD_WHY_TIMEOUT;
+        if (i % 2) { /* every other factory declines, the rest go silent */
+            payload_decline_t d = {"busy"};
+            uint8_t *p;
+            size_t len;
+            assert_int_equal(payload_decline_encode(&d, &p, &len), 0);
+            assert_int_equal(s_submit_as(s, f[i], &fc[i], ENVELOPE_DECLINE, id, p, len), 0);
+            free(p);
+            why = PAYLOAD_WHY_DECLINED;
+        }
+        assert_int_equal(s_reassign_pk(s, HUB, id, why, keys_sign_pk(f[i])), 0);
+        policy_order_t o;
+        assert_int_equal(policy_order(s->ledger, id, &o), 0);
+        assert_int_equal(o.state, POLICY_SUBMITTED);
+        int kept = i + 1 < POLICY_MAX_EXCLUDE ? i + 1 : POLICY_MAX_EXCLUDE;
+        assert_int_equal(o.nexclude, kept);
+        /* The most recent departures, oldest first. */
+        for (int k = 0; k < kept; k++)
+            assert_memory_equal(o.exclude[k], keys_sign_pk(f[i + 1 - kept + k]), 32);
+        s_ids_t pending = {.n = 0};
+        assert_int_equal(policy_pending_orders(s->ledger, s_collect, &pending), 0);
+        assert_int_equal(pending.n, 1);
+        assert_memory_equal(pending.ids[0], id, 32);
+    }
+    /* The matcher sees the same window: of two equal factories it can only
+     * use the one that dropped out of it. */
+    assert_int_equal(s_capacity_as(s, f[N - 1], &fc[N - 1]), 0);
+    assert_int_equal(s_capacity_as(s, f[0], &fc[0]), 0);
+    match_input_t *in = NULL;
+    matcher_result_t *r = NULL;
+    assert_int_equal(match_input_build(s->ledger, &in), 0);
+    const matcher_problem_t *pb = match_input_problem(in);
+    assert_int_equal(pb->norders, 1);
+    assert_int_equal(pb->orders[0].nexclude, POLICY_MAX_EXCLUDE);
+    for (int k = 0; k < POLICY_MAX_EXCLUDE; k++)
+        assert_memory_equal(pb->orders[0].exclude[k], keys_sign_pk(f[N - POLICY_MAX_EXCLUDE + k]),
+                            32);
+    assert_int_equal(matcher_solve(pb, match_input_params(in), &r), 0);
+    const matcher_order_result_t *res = matcher_result_order(r, 0);
+    assert_int_equal(res->status, MATCHER_PLACED);
+    assert_int_equal(res->npieces, 1);
+    assert_memory_equal(res->pieces[0].factory, keys_sign_pk(f[0]), 32);
+    matcher_result_destroy(&r);
+    match_input_destroy(&in);
+    /* And so do the rules. */
+    assert_int_equal(s_assign_pk(s, HUB, id, keys_sign_pk(f[N - POLICY_MAX_EXCLUDE])), COFAB_EPERM);
+    assert_int_equal(s_assign_pk(s, HUB, id, keys_sign_pk(f[N - 1])), COFAB_EPERM);
+    assert_int_equal(s_assign_pk(s, HUB, id, keys_sign_pk(f[0])), 0);
+    assert_int_equal(s_state_of(s, id), POLICY_ASSIGNED);
+    for (int i = 0; i < N; i++)
+        keys_destroy(&f[i]);
+}
+
 int
 main(void)
 {
@@ -394,6 +522,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_roles, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_order_lifecycle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decline_reassign_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_exclusion_window, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
