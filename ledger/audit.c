@@ -208,7 +208,6 @@ s_check_checkpoint(audit_report_t *r, const s_cp_t *cp, const merkle_frontier_t 
 /* What the in-order pass carries from one record to the next. */
 typedef struct {
     audit_report_t *r;        /* the verdict being built */
-    ledger_t *ledger;         /* the ledger audited */
     const audit_hook_t *hook; /* caller's in-order checks, or NULL */
     witness_policy_t policy;  /* witnesses and quorum */
     ledger_iter_t *it;        /* records and stored tree, one read transaction */
@@ -250,23 +249,24 @@ s_check_checkpoints_here(s_audit_t *a)
 
 /* Position of the earlier envelope an author's reused sequence number
  * points at, as evidence of a fork: the author index says where, and the
- * record there must really be that author's envelope of that number. */
+ * record there must really be that author's envelope of that number. Read
+ * in the audit's snapshot (a new read transaction could have to wait for
+ * the audit's own to end, see ledger.h). */
 static int64_t
 s_author_find(s_audit_t *a, const uint8_t author[32], uint64_t author_seq)
 {
     uint64_t seq;
-    uint8_t *buf = NULL;
+    const uint8_t *bytes = NULL;
     size_t len = 0;
     ledger_record_t rec;
     envelope_t e;
-    int64_t found = -1;
-    if (ledger_author_find(a->ledger, author, author_seq, &seq) == 0 && seq < a->pos &&
-        ledger_get(a->ledger, seq, &buf, &len) == 0 && ledger_record_decode(&rec, buf, len) == 0 &&
+    if (ledger_iter_author_find(a->it, author, author_seq, &seq) == 0 && seq < a->pos &&
+        ledger_iter_get(a->it, seq, &bytes, &len) == 0 &&
+        ledger_record_decode(&rec, bytes, len) == 0 &&
         envelope_decode(&e, rec.envelope, rec.envelope_len) == 0 &&
         sodium_memcmp(e.author, author, 32) == 0 && e.author_seq == author_seq)
-        found = (int64_t) seq;
-    free(buf);
-    return found;
+        return (int64_t) seq;
+    return -1;
 }
 
 /* The checks of record a->pos that depend on the records before it, in
@@ -430,15 +430,15 @@ s_fill(ledger_iter_t *it, audit_s_chunk_t *c, s_pending_t *pending, int *at_end)
 
 /* Reads the hub key and origin from the genesis record. */
 static int
-s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
+s_read_genesis(audit_report_t *r, ledger_t *ledger, ledger_iter_t *it, const audit_options_t *opts,
                witness_policy_t *policy)
 {
-    uint8_t *buf = NULL;
+    const uint8_t *buf = NULL;
     size_t len = 0;
     ledger_record_t rec;
     envelope_t e;
     payload_genesis_t g;
-    int rc = ledger_get(ledger, 0, &buf, &len);
+    int rc = ledger_iter_get(it, 0, &buf, &len);
     if (rc == COFAB_ENOTFOUND) {
         s_fail(r, AUDIT_RECORD, rc, 0, -1, "the ledger has no genesis record");
         return 0;
@@ -454,7 +454,6 @@ s_read_genesis(audit_report_t *r, ledger_t *ledger, const audit_options_t *opts,
         rc = payload_genesis_decode(&g, e.payload, e.payload_len);
     if (rc == 0 && sodium_memcmp(g.hub.pk, e.author, 32) != 0 && opts->hub_key == NULL)
         rc = 0; /* an operator may sign genesis for a separate hub key */
-    free(buf);
     if (rc != 0) {
         s_fail(r, AUDIT_RECORD, rc, 0, -1, "record 0: not a readable genesis (%s)", cofab_strerror(rc));
         return 0;
@@ -508,10 +507,9 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
     r->bad_record = r->bad_checkpoint = r->related_record = -1;
 
     int rc = 0;
-    s_audit_t a = {.r = r, .ledger = ledger, .hook = opts.hook, .hook_live = opts.hook != NULL};
+    s_audit_t a = {.r = r, .hook = opts.hook, .hook_live = opts.hook != NULL};
     audit_s_pool_t *pool = NULL;
     s_pending_t pending = {0};
-    uint64_t total = ledger_size(ledger);
     int at_end = 0;
 
     randombytes_buf(a.authors.key, sizeof a.authors.key);
@@ -521,17 +519,22 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
         goto out;
     }
     merkle_frontier_init(&a.f);
-    rc = s_read_genesis(r, ledger, &opts, &a.policy);
-    if (rc != 0 || !r->valid)
-        goto out;
-    rc = ledger_checkpoint_foreach(ledger, s_collect_cp, &a.cps);
-    if (rc != 0)
-        goto out;
+    /* The iterator's read transaction is the audit's snapshot: genesis,
+     * records, tree and checkpoints all come from it, so what the hub
+     * appends meanwhile is neither audited nor a failure. */
     a.it = ledger_iter_new(ledger, 0);
     if (!a.it) {
         rc = COFAB_ESTORE;
         goto out;
     }
+    rc = ledger_iter_size(a.it, &r->size);
+    if (rc == 0)
+        rc = s_read_genesis(r, ledger, a.it, &opts, &a.policy);
+    if (rc != 0 || !r->valid)
+        goto out;
+    rc = ledger_iter_checkpoints(a.it, s_collect_cp, &a.cps);
+    if (rc != 0)
+        goto out;
     pool = audit_s_pool_new(threads);
     if (!pool) {
         rc = COFAB_ENOMEM;
@@ -574,7 +577,7 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
         audit_s_pool_release(pool);
         r->records = a.pos;
         if (opts.progress)
-            opts.progress(opts.progress_ctx, a.pos, total);
+            opts.progress(opts.progress_ctx, a.pos, r->size);
     }
     /* Checkpoints at the final size, and any that claim more than exists. */
     s_check_checkpoints_here(&a);
@@ -593,8 +596,10 @@ audit_verify(ledger_t *ledger, const audit_options_t *opts_in, audit_report_t *r
         s_fail(r, AUDIT_CHECKPOINT, COFAB_ERANGE, (int64_t) a.pos, (int64_t) a.cps.items[a.next_cp].size,
                "checkpoint %llu: claims more records than the ledger holds (%llu)",
                (unsigned long long) a.cps.items[a.next_cp].size, (unsigned long long) a.pos);
-    if (a.pos != total)
-        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, (int64_t) a.pos, -1, "ledger size changed during the audit");
+    if (a.pos != r->size) /* only after a missing record, which failed already */
+        s_fail(r, AUDIT_RECORD, COFAB_ECHAIN, (int64_t) a.pos, -1,
+               "%llu records read, but the last one stored is record %lld",
+               (unsigned long long) a.pos, (long long) r->size - 1);
     merkle_frontier_root(&a.f, r->root);
     rc = 0;
 out:

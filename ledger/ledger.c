@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -15,6 +16,10 @@
 #include "cofab/util.h"
 
 #define S_DEFAULT_MAP ((size_t) 64 << 20)
+/* Read transactions tried while another process keeps growing the map. */
+#define S_RESIZE_TRIES 8
+/* Seconds a reader waits for the others before it may adopt a grown map. */
+#define S_RESIZE_WAIT_S 10
 
 int
 ledger_s_mdb_error(int mdb_rc)
@@ -44,16 +49,61 @@ ledger_s_tree_key(uint8_t key[8], unsigned level, uint64_t index)
     util_put_be64(key, ((uint64_t) level << 56) | index);
 }
 
+/* Adopts the map size another process (the hub) grew the store to, as
+ * LMDB asks after MDB_MAP_RESIZED: only while no transaction of this
+ * environment is live in the process, so it holds the map lock exclusively,
+ * waiting at most S_RESIZE_WAIT_S for the other readers to finish (a thread
+ * that itself holds an iterator would wait for itself: the bound makes that
+ * an error instead of a hang). Returns 0, COFAB_ESTORE. */
+static int
+s_adopt_map(ledger_t *self)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the clock timedwrlock measures */
+    until.tv_sec += S_RESIZE_WAIT_S;
+    if (pthread_rwlock_timedwrlock(&self->map_lock, &until) != 0)
+        return COFAB_ESTORE;
+    /* Several readers meet the same growth: the first one remaps, the
+     * others find the data inside the map already. */
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(self->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(self->env, &st);
+    if (rc == 0 && ((uint64_t) info.me_last_pgno + 1) * st.ms_psize > info.me_mapsize)
+        rc = mdb_env_set_mapsize(self->env, 0);
+    /* Only read-only ledgers come here, and only writers grow: map_size
+     * has one writer either way. */
+    if (rc == 0 && mdb_env_info(self->env, &info) == 0)
+        self->map_size = info.me_mapsize;
+    pthread_rwlock_unlock(&self->map_lock);
+    return rc == 0 ? 0 : COFAB_ESTORE;
+}
+
+/* Every read of the ledger starts here (see ledger_internal.h). On a
+ * read-only ledger, a map the hub grew past ours (MDB_MAP_RESIZED) is
+ * adopted and the transaction tried again, so readers of a live ledger
+ * never see that as a store error. */
 int
 ledger_s_read_begin(ledger_t *self, MDB_txn **txn)
 {
-    pthread_rwlock_rdlock(&self->map_lock);
-    int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
-    if (rc != 0) {
+    for (int attempt = 1;; attempt++) {
+        pthread_rwlock_rdlock(&self->map_lock);
+        int rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, txn);
+        if (rc == 0)
+            return 0;
         pthread_rwlock_unlock(&self->map_lock);
-        return ledger_s_mdb_error(rc);
+        *txn = NULL;
+        /* Only a read-only ledger adopts: a writing process grows the map
+         * itself, and its write transaction is not under the map lock. A
+         * hub growing the map again and again between two attempts is
+         * bounded by S_RESIZE_TRIES. */
+        if (rc != MDB_MAP_RESIZED || !self->opts.read_only || attempt == S_RESIZE_TRIES)
+            return ledger_s_mdb_error(rc);
+        rc = s_adopt_map(self);
+        if (rc != 0)
+            return rc;
     }
-    return 0;
 }
 
 void
@@ -256,11 +306,12 @@ ledger_open(ledger_t **out, const char *dir, const ledger_options_t *opts)
     if (rc != 0)
         return rc;
     MDB_txn *txn = NULL;
-    rc = ledger_s_mdb_error(mdb_txn_begin(self->env, NULL, MDB_RDONLY, &txn));
-    if (rc == 0)
+    rc = ledger_s_read_begin(self, &txn); /* the hub may grow the map meanwhile */
+    if (rc == 0) {
         rc = s_open_dbs(self, txn, 0);
-    if (txn)
         mdb_txn_commit(txn); /* keeps the dbi handles open */
+        pthread_rwlock_unlock(&self->map_lock); /* as ledger_s_read_end() would */
+    }
     if (rc == 0)
         rc = s_load_state(self);
     if (rc != 0) {

@@ -7,6 +7,33 @@
 #include "cofab/error.h"
 #include "cofab/util.h"
 
+/* Record seq's bytes in txn, borrowed from the map. */
+static int
+s_get(ledger_t *self, MDB_txn *txn, uint64_t seq, MDB_val *val)
+{
+    uint8_t k[8];
+    util_put_be64(k, seq);
+    MDB_val key = {8, k};
+    return ledger_s_mdb_error(mdb_get(txn, self->records, &key, val));
+}
+
+/* Position of the author's envelope number author_seq, in txn. */
+static int
+s_author_find(ledger_t *self, MDB_txn *txn, const uint8_t author[32], uint64_t author_seq,
+              uint64_t *seq)
+{
+    uint8_t k[40];
+    memcpy(k, author, 32);
+    util_put_be64(k + 32, author_seq);
+    MDB_val key = {40, k}, val;
+    int rc = ledger_s_mdb_error(mdb_get(txn, self->authors, &key, &val));
+    if (rc == 0 && val.mv_size != 40)
+        rc = COFAB_ESTORE;
+    if (rc == 0)
+        *seq = util_get_be64(val.mv_data);
+    return rc;
+}
+
 int
 ledger_get(ledger_t *self, uint64_t seq, uint8_t **buf, size_t *len)
 {
@@ -16,10 +43,8 @@ ledger_get(ledger_t *self, uint64_t seq, uint8_t **buf, size_t *len)
     int rc = ledger_s_read_begin(self, &txn);
     if (rc != 0)
         return rc;
-    uint8_t k[8];
-    util_put_be64(k, seq);
-    MDB_val key = {8, k}, val;
-    rc = ledger_s_mdb_error(mdb_get(txn, self->records, &key, &val));
+    MDB_val val;
+    rc = s_get(self, txn, seq, &val);
     if (rc == 0) {
         uint8_t *copy = malloc(val.mv_size ? val.mv_size : 1);
         if (!copy) {
@@ -109,15 +134,7 @@ ledger_author_find(ledger_t *self, const uint8_t author[32], uint64_t author_seq
     int rc = ledger_s_read_begin(self, &txn);
     if (rc != 0)
         return rc;
-    uint8_t k[40];
-    memcpy(k, author, 32);
-    util_put_be64(k + 32, author_seq);
-    MDB_val key = {40, k}, val;
-    rc = ledger_s_mdb_error(mdb_get(txn, self->authors, &key, &val));
-    if (rc == 0 && val.mv_size != 40)
-        rc = COFAB_ESTORE;
-    if (rc == 0)
-        *seq = util_get_be64(val.mv_data);
+    rc = s_author_find(self, txn, author, author_seq, seq);
     ledger_s_read_end(self, &txn);
     return rc;
 }
@@ -262,6 +279,79 @@ ledger_iter_next(ledger_iter_t *it, uint64_t *seq, const uint8_t **bytes, size_t
     *bytes = val.mv_data;
     *len = val.mv_size;
     return 0;
+}
+
+int
+ledger_iter_size(ledger_iter_t *it, uint64_t *size)
+{
+    if (!it || !size)
+        return COFAB_EINVAL;
+    /* A cursor of its own: the walk's position stays where it is. */
+    MDB_cursor *cur = NULL;
+    int rc = ledger_s_mdb_error(mdb_cursor_open(it->txn, it->ledger->records, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val key, val;
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (mrc == MDB_NOTFOUND) {
+        *size = 0;
+        return 0;
+    }
+    if (mrc != 0)
+        return ledger_s_mdb_error(mrc);
+    if (key.mv_size != 8 || util_get_be64(key.mv_data) == UINT64_MAX)
+        return COFAB_ESTORE;
+    *size = util_get_be64(key.mv_data) + 1;
+    return 0;
+}
+
+int
+ledger_iter_get(ledger_iter_t *it, uint64_t seq, const uint8_t **bytes, size_t *len)
+{
+    if (!it || !bytes || !len)
+        return COFAB_EINVAL;
+    MDB_val val;
+    int rc = s_get(it->ledger, it->txn, seq, &val);
+    if (rc == 0) {
+        *bytes = val.mv_data;
+        *len = val.mv_size;
+    }
+    return rc;
+}
+
+int
+ledger_iter_author_find(ledger_iter_t *it, const uint8_t author[32], uint64_t author_seq,
+                        uint64_t *seq)
+{
+    if (!it || !author || !seq)
+        return COFAB_EINVAL;
+    return s_author_find(it->ledger, it->txn, author, author_seq, seq);
+}
+
+int
+ledger_iter_checkpoints(ledger_iter_t *it, ledger_checkpoint_fn fn, void *ctx)
+{
+    if (!it || !fn)
+        return COFAB_EINVAL;
+    MDB_cursor *cur = NULL;
+    MDB_val key, val;
+    int rc = ledger_s_mdb_error(mdb_cursor_open(it->txn, it->ledger->checkpoints, &cur));
+    if (rc != 0)
+        return rc;
+    int mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (mrc == 0 && rc == 0) {
+        if (key.mv_size != 8)
+            rc = COFAB_ESTORE;
+        else
+            rc = fn(ctx, util_get_be64(key.mv_data), val.mv_data, val.mv_size);
+        if (rc == 0)
+            mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = ledger_s_mdb_error(mrc);
+    mdb_cursor_close(cur);
+    return rc;
 }
 
 int

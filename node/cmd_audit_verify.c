@@ -247,7 +247,8 @@ s_report_json(const audit_report_t *r, const audit_rules_summary_t *s, int repla
     for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)
         if (r->kinds[k])
             json_object_set_new(kinds, envelope_kind_name(k), json_integer((json_int_t) r->kinds[k]));
-    json_t *doc = json_pack("{sb sI sI sI ss ss ss so sb}", "valid", r->valid, "records",
+    json_t *doc = json_pack("{sb sI sI sI sI ss ss ss so sb}", "valid", r->valid, "size",
+                            (json_int_t) r->size, "records",
                             (json_int_t) r->records, "authors", (json_int_t) r->authors,
                             "checkpoints", (json_int_t) r->checkpoints, "origin", r->origin,
                             "hub_key", verifier, "root", root, "kinds", kinds, "replay", replay);
@@ -304,7 +305,8 @@ static void
 s_report_text(const char *what, const audit_report_t *r, const audit_rules_summary_t *s,
               int replay, json_t *evidence)
 {
-    printf("ledger      %s (origin \"%s\")\n", what, r->origin);
+    printf("ledger      %s (origin \"%s\"), audited at size %llu\n", what, r->origin,
+           (unsigned long long) r->size);
     printf("records     %llu checked, %llu authors\n", (unsigned long long) r->records,
            (unsigned long long) r->authors);
     for (int k = 1; k <= ENVELOPE_KIND_MAX; k++)

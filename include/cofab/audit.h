@@ -16,6 +16,11 @@
  *     machine and the matcher's decisions).
  * The first failure (lowest ledger position; checkpoints after records of
  * the same position) is reported with a code and a sentence.
+ *
+ * The audit reads one snapshot of the ledger (one LMDB read transaction,
+ * started when audit_verify() begins): on a live ledger, what the hub
+ * appends meanwhile is neither audited nor a failure, and the report says
+ * which size was audited (audit_report_t.size).
  */
 #ifndef COFAB_AUDIT_H
 #define COFAB_AUDIT_H
@@ -55,7 +60,8 @@ typedef struct {
 typedef struct {
     int threads;                      /* verifying threads; 0 = online cores */
     const note_verifier_t *hub_key;   /* pinned hub key, or NULL to take genesis' */
-    /* Called now and then with records checked so far; may be NULL. */
+    /* Called now and then with records checked so far and the size audited;
+     * may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;               /* passed to progress */
     const witness_policy_t *policy;   /* witnesses required; NULL = genesis' founding
@@ -90,10 +96,11 @@ typedef struct {
 
 typedef struct {
     int valid;                        /* 1 if every check passed */
-    uint64_t records;                 /* records checked */
+    uint64_t size;                    /* ledger size audited: records in the snapshot */
+    uint64_t records;                 /* records checked (= size unless some are missing) */
     uint64_t kinds[ENVELOPE_KIND_MAX + 1]; /* records per envelope kind */
     uint64_t authors;                 /* distinct authors */
-    uint64_t checkpoints;             /* checkpoints verified */
+    uint64_t checkpoints;             /* checkpoints verified (those in the snapshot) */
     char origin[NOTE_MAX_ORIGIN + 1]; /* from genesis */
     note_verifier_t hub;              /* hub key the checkpoints were checked with */
     checkpoint_t latest;              /* latest verified checkpoint (size 0: none) */

@@ -30,6 +30,15 @@
  *
  * Threads: one thread appends; any thread may read (every read call opens its
  * own read transaction). A ledger opened read-only never writes.
+ *
+ * Live ledgers: a read-only ledger may be open while another process (the
+ * hub) appends. Each read sees the latest commit; ledger_size() stays what
+ * it was at open. When the writer grows the LMDB map past this process's
+ * mapping, the next read adopts the new size and goes on (it waits, at most
+ * 10 s, for this ledger's other open reads and iterators to end: a thread
+ * should not start a read while it holds an iterator, and use the
+ * ledger_iter_* reads instead). An iterator is a snapshot: what it returns
+ * never changes while it lives, whatever is appended meanwhile.
  */
 #ifndef COFAB_LEDGER_H
 #define COFAB_LEDGER_H
@@ -264,6 +273,24 @@ ledger_iter_t *ledger_iter_new(ledger_t *self, uint64_t from);
 /* Next record's raw bytes. Returns 0, COFAB_ENOTFOUND at the end, or
  * COFAB_ESTORE. The key's own sequence number goes to *seq. */
 int ledger_iter_next(ledger_iter_t *it, uint64_t *seq, const uint8_t **bytes, size_t *len);
+
+/* Number of records in the iterator's snapshot: its last stored position
+ * + 1 (0 when empty), whatever was appended after the iterator started.
+ * Returns 0, COFAB_ESTORE, COFAB_EINVAL. */
+int ledger_iter_size(ledger_iter_t *it, uint64_t *size);
+
+/* Record seq's bytes in the iterator's snapshot, borrowed from the map
+ * until ledger_iter_destroy(); the walk's position does not move. Returns
+ * 0, COFAB_ENOTFOUND, COFAB_ESTORE, COFAB_EINVAL. */
+int ledger_iter_get(ledger_iter_t *it, uint64_t seq, const uint8_t **bytes, size_t *len);
+
+/* ledger_author_find() in the iterator's snapshot. */
+int ledger_iter_author_find(ledger_iter_t *it, const uint8_t author[32], uint64_t author_seq,
+                            uint64_t *seq);
+
+/* ledger_checkpoint_foreach() over the checkpoints stored in the
+ * iterator's snapshot. Returns 0, fn's non-zero return, COFAB_ESTORE. */
+int ledger_iter_checkpoints(ledger_iter_t *it, ledger_checkpoint_fn fn, void *ctx);
 
 /* Stored perfect-subtree hash (level, index) read in the iterator's
  * transaction, so it is consistent with the records it returns. */
