@@ -211,12 +211,23 @@ int
 net_recv(void *sock, int with_identity, int timeout_ms, net_msg_t *m)
 {
     memset(m, 0, sizeof *m);
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    int prc = zmq_poll(&item, 1, timeout_ms);
-    if (prc < 0)
-        return COFAB_ENET;
-    if (prc == 0)
-        return COFAB_ENOTFOUND;
+    if (timeout_ms == 0) {
+        /* No wait: ask the socket (no system call), not zmq_poll(), which
+         * polls the socket's file descriptor every time. */
+        int events = 0;
+        size_t elen = sizeof events;
+        if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &elen) != 0)
+            return COFAB_ENET;
+        if (!(events & ZMQ_POLLIN))
+            return COFAB_ENOTFOUND;
+    } else {
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        int prc = zmq_poll(&item, 1, timeout_ms);
+        if (prc < 0)
+            return COFAB_ENET;
+        if (prc == 0)
+            return COFAB_ENOTFOUND;
+    }
 
     zmq_msg_t f[3];
     int want = with_identity ? 3 : 2, n = 0, more = 1, rc = 0;

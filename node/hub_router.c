@@ -11,6 +11,9 @@
 #include "cofab/error.h"
 #include "cofab/util.h"
 
+/* Messages taken from one socket per poll of the router loop. */
+#define S_DRAIN 64
+
 /* Token buckets for customer transport keys in a direct-mapped table
  * keyed by a random SipHash key. Keys that hash to the same slot share its
  * bucket: alternating them never buys more than one key's rate (the table
@@ -276,6 +279,15 @@ s_handle(hub_t *self, const net_msg_t *m)
     }
 }
 
+/* Whether sock has a message ready (no system call). */
+static int
+s_readable(void *sock)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
 /* Forwards one reply a worker produced: [identity][header][body]. */
 static void
 s_forward_reply(hub_t *self)
@@ -322,9 +334,12 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop)
         int rc = zmq_poll(items, 2, 100);
         if (rc < 0)
             continue; /* EINTR from a signal: re-check stop */
-        if (items[1].revents & ZMQ_POLLIN)
+        /* Up to S_DRAIN messages from each side per poll: one zmq_poll()
+         * (a system call) per message cost as much as handling it. */
+        int replies = items[1].revents & ZMQ_POLLIN;
+        for (int i = 0; i < S_DRAIN && replies && s_readable(self->replies); i++)
             s_forward_reply(self);
-        if (items[0].revents & ZMQ_POLLIN) {
+        for (int i = 0; i < S_DRAIN && (items[0].revents & ZMQ_POLLIN); i++) {
             net_msg_t m;
             rc = net_recv(self->router, 1, 0, &m);
             if (rc == 0) {
@@ -335,6 +350,8 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop)
                              "malformed message");
             }
             net_msg_free(&m);
+            if (rc == COFAB_ENOTFOUND)
+                break;
         }
         hub_prom_write(self);
     }
