@@ -34,10 +34,10 @@
  * Threads: libmicrohttpd's threads call into the gateway concurrently. They
  * share one read-only ledger_t (each of its reads has its own read
  * transaction, so they see the hub's latest commit). What a ledger_t fixes
- * at open is its size, which proofs and tiles are checked against, and its
- * map: so it is reopened when a request meets a checkpoint newer than that
- * size, when a read fails (the hub grew the map past ours:
- * MDB_MAP_RESIZED), and for /metrics when older than refresh_ms. A reopen
+ * at open is its size, which proofs and tiles are checked against (a map
+ * the hub grows is adopted by the ledger itself): so it is reopened when a
+ * request meets a checkpoint newer than that size, when a read fails, and
+ * for /metrics when older than refresh_ms. A reopen
  * waits until no request holds the ledger: LMDB forbids opening one
  * environment twice in a process.
  */
