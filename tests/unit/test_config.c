@@ -373,7 +373,7 @@ test_examples(void **state)
     assert_string_equal(h->operator_pub, want);
     assert_string_equal(h->submit, "tcp://127.0.0.1:7701");
     assert_string_equal(h->feed, "tcp://127.0.0.1:7702");
-    assert_int_equal(h->witness_k, 2);
+    assert_int_equal(h->witness_k, 3); /* a strict majority of the 5 */
     assert_string_equal(h->customers, "open");
     assert_int_equal(h->ack_timeout_s, 20);
     assert_int_equal(h->nmembers, 5);
